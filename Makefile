@@ -1,0 +1,44 @@
+# Thin wrapper around CMake. `make` builds into build/ and leaves ./train, ./eval and ./ckpt here.
+#   make            build (Release, -O3, -march=native; PORTABLE=1 for portable binaries)
+#   make test       install what is missing, build, run every test (ctest)
+#   make data       fetch MNIST into data/mnist
+#   make run        install, fetch, build, train with the defaults, evaluate
+#   make bench      side-by-side speed benchmark against the PyTorch port
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CKPT_DIR ?= ckpt_dir
+CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release $(if $(PORTABLE),-DMNIST_NATIVE=OFF,-DMNIST_NATIVE=ON)
+PROGRAMS := train eval ckpt
+
+.PHONY: all build deps data test run bench crash-test clean
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) > /dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@for p in $(PROGRAMS); do if [ -f $(BUILD)/$$p ]; then ln -sf $(BUILD)/$$p $$p; fi; done
+
+deps:
+	bash scripts/install_deps.sh
+
+data:
+	bash scripts/fetch_mnist.sh data/mnist
+
+test: deps
+	$(MAKE) build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+run: deps data
+	$(MAKE) build
+	./train --ckpt_dir $(CKPT_DIR)
+	./eval --ckpt_dir $(CKPT_DIR)
+
+bench: deps data
+	bash scripts/bench.sh
+
+crash-test: build
+	bash scripts/crash_test.sh 20
+
+clean:
+	rm -rf $(BUILD) $(PROGRAMS)

@@ -1,0 +1,112 @@
+// Checkpoints: everything needed to continue training exactly (weights, RMSProp slots, global step,
+// configuration) in one safetensors file `model-<step>.safetensors`, plus TensorFlow's `checkpoint`
+// state file, written so that no checkpoint is ever half-written or lost:
+//   temporary file -> fsync -> rename -> fsync(directory), state file the same way, and only then
+//   old files deleted by the tf.train.Saver retention rules (max_to_keep, keep_checkpoint_every_n_hours).
+// On restore every checksum, offset, dtype and shape is verified; a damaged file is moved aside
+// (renamed *.damaged, content untouched) and the newest valid one is used.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/checkpoint_state.hpp"
+#include "src/config.hpp"
+#include "src/mlp.hpp"
+#include "src/rmsprop.hpp"
+#include "src/safetensors.hpp"
+
+namespace mnist {
+
+constexpr const char* kCheckpointFormat = "mnist-mlp-checkpoint";
+constexpr int kCheckpointFormatVersion = 1;
+
+struct TrainingState {
+    TrainConfig config;
+    Mlp net;
+    RmsProp opt;
+    int64_t global_step = 0;       // optimizer steps taken
+    int64_t steps_per_epoch = 0;   // fixes where global_step falls in the epoch order
+    double epoch_loss_sum = 0;     // sum of the batch losses of the current epoch so far
+    double saved_at = 0;           // unix time of the save (0 until saved)
+    int64_t epoch() const { return steps_per_epoch > 0 ? global_step / steps_per_epoch : 0; }
+};
+
+std::string checkpoint_file_name(int64_t step);                        // "model-<step>.safetensors"
+std::optional<int64_t> step_from_file_name(const std::string& name);   // its inverse, or nullopt
+
+// The file's tensors and metadata, checksums included.
+TensorFile to_tensor_file(const TrainingState& s);
+// Checks format and version, the metadata checksum, each tensor's checksum, that the weights chain
+// into a network (w_h, w_h2, ..., w_o), the slots' and global_step's shapes, and the configuration.
+// throws CheckpointError naming `what`, the field or tensor, what was expected and what was found.
+TrainingState from_tensor_file(const TensorFile& f, const std::string& what);
+// Reads and verifies one file (also that global_step matches the step in the file name, when it has one).
+TrainingState read_checkpoint(const std::string& path);
+
+// Test hook: the trainer can be made to die (SIGKILL) at a chosen point of the save sequence, or a
+// write to fail as with a full disk. Set from MNIST_FAULT by the trainer (see README).
+enum class FaultPoint { none, after_temp_write, before_rename, after_rename, before_state_file, write_error };
+FaultPoint fault_point_from_string(const std::string& s);  // throws ConfigError for an unknown name
+
+// Writes `bytes` to dir/name atomically and durably (temporary file in dir, fsync, rename, fsync dir).
+// On any failure the temporary file is removed and CheckpointError says what failed and why.
+void write_file_atomic(const std::string& dir, const std::string& name, const std::vector<uint8_t>& bytes,
+                       FaultPoint fault = FaultPoint::none);
+
+struct RestoreResult {
+    std::optional<TrainingState> state;  // the newest valid checkpoint, if any
+    std::string file;                    // its file name
+    std::vector<std::string> warnings;   // damaged files moved aside, a rebuilt state file, ...
+};
+
+// One training directory: restore, save, retention. Holds no lock itself (see DirectoryLock).
+class Saver {
+public:
+    // Creates dir if missing. throws CheckpointError when dir is not a directory or not writable.
+    Saver(std::string dir, int64_t max_to_keep, double keep_every_n_hours, FaultPoint fault = FaultPoint::none);
+
+    // Finds the newest valid checkpoint (by step). Damaged files are renamed *.damaged; a missing
+    // or damaged state file is rebuilt from the files present; stale temporary files are removed.
+    RestoreResult restore_latest();
+
+    // Writes model-<step>.safetensors and the state file, then deletes what retention drops
+    // (including files from earlier runs). Returns the file name. throws CheckpointError; after a
+    // throw every earlier checkpoint and the state file are as they were.
+    std::string save(const TrainingState& s, double now);
+
+    const CheckpointState& state() const { return state_; }
+    const std::string& dir() const { return dir_; }
+
+private:
+    std::string dir_;
+    int64_t max_to_keep_;
+    double keep_every_n_hours_;
+    FaultPoint fault_;
+    CheckpointState state_;
+};
+
+// The checkpoint a reader should use, without changing anything in dir: the state file's
+// model_checkpoint_path when that file exists, else the highest-step model file. Returns its path.
+// throws CheckpointError when dir does not exist or holds no checkpoint.
+std::string latest_checkpoint(const std::string& dir);
+
+// Lists model-<step>.safetensors files in dir, by step ascending: (step, file name).
+std::vector<std::pair<int64_t, std::string>> list_checkpoint_files(const std::string& dir);
+
+// An exclusive lock on a training directory (flock on DIR/.lock, which holds the holder's pid).
+// The kernel drops it when the holder dies, kill -9 included.
+class DirectoryLock {
+public:
+    // throws CheckpointError naming the directory and the pid of the process holding it.
+    explicit DirectoryLock(const std::string& dir);
+    ~DirectoryLock();
+    DirectoryLock(const DirectoryLock&) = delete;
+    DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+}  // namespace mnist

@@ -1,0 +1,287 @@
+// The training configuration's rules and its JSON form. validate() states every allowed range once,
+// in the words of the command-line option; to_json/config_from_json store the configuration in each
+// checkpoint (doubles written so they read back bit-for-bit), and the two comparison functions tell a
+// resumed run which saved settings it may not change and which changes make it differ from the original.
+#include "src/config.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+namespace mnist {
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+constexpr int kMaxWidth = 1'000'000;
+
+// Shortest decimal text that reads back as exactly `x`.
+// Plain notation when that is as short (3600, not 3.6e+03; timestamps as 1764441000.25).
+std::string num(double x) {
+    char buf[64];
+    std::string best;
+    for (int precision = 1; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, x);
+        if (std::strtod(buf, nullptr) == x) break;
+    }
+    best = buf;
+    if (std::isfinite(x) && std::fabs(x) < 1e16) {
+        for (int decimals = 0; decimals <= 17; ++decimals) {
+            std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
+            if (std::strtod(buf, nullptr) == x) {
+                if (std::strlen(buf) <= best.size()) best = buf;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+std::string num(int64_t x) {
+    return std::to_string(x);
+}
+std::string num(uint64_t x) {
+    return std::to_string(x);
+}
+std::string num(bool x) {
+    return x ? "true" : "false";
+}
+
+std::string widths(const std::vector<int>& hidden) {
+    std::string s;
+    for (size_t i = 0; i < hidden.size(); ++i) s += (i ? "," : "") + std::to_string(hidden[i]);
+    return s;
+}
+
+std::string quoted(const std::string& s) {
+    return "\"" + s + "\"";
+}
+
+[[noreturn]] void bad(const std::string& option, const std::string& rule, const std::string& found) {
+    throw ConfigError("--" + option + " must be " + rule + ", got " + found);
+}
+
+void require_probability(const char* option, double p) {
+    if (!(std::isfinite(p) && p > 0.0 && p <= 1.0)) bad(option, "in (0, 1]", num(p));
+}
+void require_unit_interval(const char* option, double x) {
+    if (!(std::isfinite(x) && x >= 0.0 && x < 1.0)) bad(option, "in [0, 1)", num(x));
+}
+void require_positive(const char* option, double x) {
+    if (!(std::isfinite(x) && x > 0.0)) bad(option, "a finite number greater than 0", num(x));
+}
+void require_non_negative(const char* option, double x) {
+    if (!(std::isfinite(x) && x >= 0.0)) bad(option, "a finite number at least 0", num(x));
+}
+void require_at_least(const char* option, int64_t x, int64_t least) {
+    if (x < least) bad(option, "at least " + std::to_string(least), num(x));
+}
+
+}  // namespace
+
+void validate(const TrainConfig& c) {
+    if (c.data_dir.empty()) bad("data_dir", "a directory", "an empty string");
+    if (c.ckpt_dir.empty()) bad("ckpt_dir", "a directory", "an empty string");
+    if (c.hidden.empty()) bad("hidden", "a list of at least one layer width", "an empty list");
+    for (size_t i = 0; i < c.hidden.size(); ++i)
+        if (c.hidden[i] < 1 || c.hidden[i] > kMaxWidth)
+            throw ConfigError("--hidden widths must be in [1, " + std::to_string(kMaxWidth) + "], got " +
+                              std::to_string(c.hidden[i]) + " for layer " + std::to_string(i + 1) + " of " +
+                              widths(c.hidden));
+    require_probability("keep_prob_input", c.keep_prob_input);
+    require_probability("keep_prob_hidden", c.keep_prob_hidden);
+    require_positive("learning_rate", c.learning_rate);
+    require_unit_interval("decay", c.decay);
+    require_unit_interval("momentum", c.momentum);
+    require_non_negative("epsilon", c.epsilon);
+    require_at_least("batch_size", c.batch_size, 1);
+    require_at_least("epochs", c.epochs, 0);
+    require_at_least("validation_size", c.validation_size, 0);
+    require_at_least("max_to_keep", c.max_to_keep, 0);
+    require_positive("keep_checkpoint_every_n_hours", c.keep_checkpoint_every_n_hours);
+    require_at_least("threads", c.threads, 0);
+    require_at_least("save_every_steps", c.save_every_steps, 0);
+    require_non_negative("save_every_secs", c.save_every_secs);
+}
+
+std::string to_json(const TrainConfig& c) {
+    // Key order is the struct's order, so the stored text diffs cleanly between checkpoints.
+    ojson j = ojson::object();
+    j["data_dir"] = c.data_dir;
+    j["ckpt_dir"] = c.ckpt_dir;
+    j["hidden"] = c.hidden;
+    j["keep_prob_input"] = c.keep_prob_input;
+    j["keep_prob_hidden"] = c.keep_prob_hidden;
+    j["learning_rate"] = c.learning_rate;
+    j["decay"] = c.decay;
+    j["momentum"] = c.momentum;
+    j["epsilon"] = c.epsilon;
+    j["batch_size"] = c.batch_size;
+    j["epochs"] = c.epochs;
+    j["seed"] = c.seed;
+    j["shuffle"] = c.shuffle;
+    j["validation_size"] = c.validation_size;
+    j["max_to_keep"] = c.max_to_keep;
+    j["keep_checkpoint_every_n_hours"] = c.keep_checkpoint_every_n_hours;
+    j["threads"] = c.threads;
+    j["save_every_steps"] = c.save_every_steps;
+    j["save_every_secs"] = c.save_every_secs;
+    // nlohmann prints doubles with the shortest text that round-trips; non-finite values would become
+    // null, which validate() rules out.
+    return j.dump();
+}
+
+namespace {
+
+const ojson& field(const ojson& j, const char* name) {
+    if (!j.contains(name)) throw ConfigError(std::string("config JSON: field \"") + name + "\" is missing");
+    return j[name];
+}
+
+[[noreturn]] void mistyped(const char* name, const char* expected, const ojson& v) {
+    throw ConfigError(std::string("config JSON: field \"") + name + "\": expected " + expected + ", found " +
+                      v.dump(-1, ' ', false, ojson::error_handler_t::replace));
+}
+
+std::string get_string(const ojson& j, const char* name) {
+    const ojson& v = field(j, name);
+    if (!v.is_string()) mistyped(name, "a string", v);
+    return v.get<std::string>();
+}
+
+double get_double(const ojson& j, const char* name) {
+    const ojson& v = field(j, name);
+    if (!v.is_number()) mistyped(name, "a number", v);
+    return v.get<double>();
+}
+
+bool get_bool(const ojson& j, const char* name) {
+    const ojson& v = field(j, name);
+    if (!v.is_boolean()) mistyped(name, "true or false", v);
+    return v.get<bool>();
+}
+
+// An integer in [lo, hi], from a JSON value that nlohmann may hold as signed or unsigned.
+bool integer_in(const ojson& v, int64_t lo, int64_t hi, int64_t& out) {
+    if (v.is_number_unsigned()) {
+        const uint64_t u = v.get<uint64_t>();
+        if (u > static_cast<uint64_t>(hi)) return false;
+        out = static_cast<int64_t>(u);
+    } else if (v.is_number_integer()) {
+        out = v.get<int64_t>();
+    } else {
+        return false;
+    }
+    return out >= lo && out <= hi;
+}
+
+int64_t get_int64(const ojson& j, const char* name) {
+    const ojson& v = field(j, name);
+    int64_t out = 0;
+    if (!integer_in(v, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), out))
+        mistyped(name, "a 64-bit integer", v);
+    return out;
+}
+
+int get_int(const ojson& j, const char* name) {
+    const ojson& v = field(j, name);
+    int64_t out = 0;
+    if (!integer_in(v, std::numeric_limits<int>::min(), std::numeric_limits<int>::max(), out))
+        mistyped(name, "a 32-bit integer", v);
+    return static_cast<int>(out);
+}
+
+uint64_t get_uint64(const ojson& j, const char* name) {
+    const ojson& v = field(j, name);
+    if (v.is_number_unsigned()) return v.get<uint64_t>();
+    if (v.is_number_integer() && v.get<int64_t>() >= 0) return static_cast<uint64_t>(v.get<int64_t>());
+    mistyped(name, "a non-negative 64-bit integer", v);
+}
+
+std::vector<int> get_widths(const ojson& j, const char* name) {
+    const ojson& v = field(j, name);
+    if (!v.is_array()) mistyped(name, "an array of integers", v);
+    std::vector<int> out;
+    for (const ojson& e : v) {
+        int64_t w = 0;
+        if (!integer_in(e, std::numeric_limits<int>::min(), std::numeric_limits<int>::max(), w))
+            mistyped(name, "an array of 32-bit integers", v);
+        out.push_back(static_cast<int>(w));
+    }
+    return out;
+}
+
+}  // namespace
+
+TrainConfig config_from_json(const std::string& text) {
+    ojson j;
+    try {
+        j = ojson::parse(text);
+    } catch (const ojson::exception& e) {
+        throw ConfigError(std::string("config JSON: not valid JSON: ") + e.what());
+    }
+    if (!j.is_object())
+        throw ConfigError(std::string("config JSON: expected an object, found ") + j.type_name());
+    // Unknown keys are ignored so that a newer program's checkpoints stay readable here.
+    TrainConfig c;
+    c.data_dir = get_string(j, "data_dir");
+    c.ckpt_dir = get_string(j, "ckpt_dir");
+    c.hidden = get_widths(j, "hidden");
+    c.keep_prob_input = get_double(j, "keep_prob_input");
+    c.keep_prob_hidden = get_double(j, "keep_prob_hidden");
+    c.learning_rate = get_double(j, "learning_rate");
+    c.decay = get_double(j, "decay");
+    c.momentum = get_double(j, "momentum");
+    c.epsilon = get_double(j, "epsilon");
+    c.batch_size = get_int64(j, "batch_size");
+    c.epochs = get_int64(j, "epochs");
+    c.seed = get_uint64(j, "seed");
+    c.shuffle = get_bool(j, "shuffle");
+    c.validation_size = get_int64(j, "validation_size");
+    c.max_to_keep = get_int64(j, "max_to_keep");
+    c.keep_checkpoint_every_n_hours = get_double(j, "keep_checkpoint_every_n_hours");
+    c.threads = get_int(j, "threads");
+    c.save_every_steps = get_int64(j, "save_every_steps");
+    c.save_every_secs = get_double(j, "save_every_secs");
+    return c;
+}
+
+namespace {
+
+void compare(std::vector<std::string>& out, const char* name, const std::string& saved,
+             const std::string& requested) {
+    if (saved != requested)
+        out.push_back(std::string(name) + ": checkpoint has " + saved + ", requested " + requested);
+}
+
+}  // namespace
+
+std::vector<std::string> incompatible_settings(const TrainConfig& saved, const TrainConfig& requested) {
+    std::vector<std::string> out;
+    compare(out, "hidden", widths(saved.hidden), widths(requested.hidden));
+    compare(out, "batch_size", num(saved.batch_size), num(requested.batch_size));
+    compare(out, "validation_size", num(saved.validation_size), num(requested.validation_size));
+    compare(out, "seed", num(saved.seed), num(requested.seed));
+    compare(out, "shuffle", num(saved.shuffle), num(requested.shuffle));
+    return out;
+}
+
+std::vector<std::string> changed_settings(const TrainConfig& saved, const TrainConfig& requested) {
+    // Doubles are compared through their round-trip text, which is equality of the values.
+    std::vector<std::string> out;
+    compare(out, "keep_prob_input", num(saved.keep_prob_input), num(requested.keep_prob_input));
+    compare(out, "keep_prob_hidden", num(saved.keep_prob_hidden), num(requested.keep_prob_hidden));
+    compare(out, "learning_rate", num(saved.learning_rate), num(requested.learning_rate));
+    compare(out, "decay", num(saved.decay), num(requested.decay));
+    compare(out, "momentum", num(saved.momentum), num(requested.momentum));
+    compare(out, "epsilon", num(saved.epsilon), num(requested.epsilon));
+    compare(out, "data_dir", quoted(saved.data_dir), quoted(requested.data_dir));
+    return out;
+}
+
+}  // namespace mnist

@@ -1,0 +1,26 @@
+// Evaluation of a network on a data set: accuracy, mean loss, per-class accuracy and the confusion
+// matrix, computed in chunks so memory stays small whatever the data set's size.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "data_loader/mnist.hpp"
+#include "src/mlp.hpp"
+
+namespace mnist {
+
+struct EvalResult {
+    int64_t count = 0;
+    int64_t correct = 0;
+    double accuracy = 0;   // correct / count (0 for an empty set)
+    double loss = 0;       // mean softmax cross-entropy
+    std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
+    std::vector<double> per_class_accuracy;       // correct / count of each true class (0 if none)
+    std::vector<uint32_t> errors;                 // indices of misclassified images, ascending
+};
+
+// requires: ws was made for net (any capacity >= 1); labels below net's class count.
+// The result does not depend on the thread count.
+EvalResult evaluate(const Mlp& net, const Dataset& data, Workspace& ws);
+
+}  // namespace mnist

@@ -1,0 +1,28 @@
+// Matrix products on OpenMP threads whose results do not depend on the number of threads.
+// The output is cut into tiles of a fixed shape; each tile is one single-threaded Eigen product
+// over the full inner dimension, so every output element is summed in the same order whatever
+// thread computes it and however many threads there are.
+#pragma once
+
+namespace mnist {
+
+enum class Trans { N, T };
+
+// Sets the OpenMP team size (0: all cores) and makes every thread of the team, and the caller,
+// flush denormal floats to zero, as TensorFlow does on CPU. Call before computing: a thread that
+// kept denormals would round differently (and run far slower on RMSProp slots decaying to zero).
+void set_compute_threads(int threads);
+
+// Output tile shape (rows x cols of C). Fixed: changing them changes the bits of every result.
+constexpr int kTileRows = 64;
+constexpr int kTileCols = 128;
+
+// C[m x n] = op(A) * op(B), all row-major and densely packed. op(A) is m x k: A is stored m x k for
+// Trans::N, k x m for Trans::T; op(B) is k x n: B is stored k x n for Trans::N, n x k for Trans::T.
+// Runs on the current OpenMP team size; allocates nothing on the heap.
+void gemm(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C);
+
+// The plain triple loop (double accumulation), the reference the tests compare gemm with.
+void gemm_reference(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C);
+
+}  // namespace mnist

@@ -1,0 +1,140 @@
+// Forward and backward passes of the dropout MLP (see mlp.hpp).
+#include "src/mlp.hpp"
+
+#include <cmath>
+
+#include "src/gemm.hpp"
+#include "src/rng.hpp"
+
+namespace mnist {
+
+std::string weight_name(size_t layer, size_t num_layers) {
+    if (layer + 1 == num_layers) return "w_o";
+    return layer == 0 ? "w_h" : "w_h" + std::to_string(layer + 1);
+}
+
+Mlp init_mlp(const std::vector<int>& sizes, uint64_t seed, float stddev) {
+    Mlp net;
+    net.sizes = sizes;
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+        Matrix w(sizes[l], sizes[l + 1]);
+        fill_normal(w.data(), size_t(w.size()), stddev, seed, uint32_t(l));
+        net.weights.push_back(std::move(w));
+    }
+    return net;
+}
+
+Workspace make_workspace(const Mlp& net, int capacity) {
+    Workspace ws;
+    ws.capacity = capacity;
+    ws.input.resize(capacity, net.sizes.front());
+    for (size_t l = 1; l + 1 < net.sizes.size(); ++l) {
+        ws.hidden.emplace_back(capacity, net.sizes[l]);
+        ws.delta.emplace_back(capacity, net.sizes[l]);
+    }
+    ws.logits.resize(capacity, net.sizes.back());
+    for (const Matrix& w : net.weights) ws.grads.emplace_back(w.rows(), w.cols());
+    return ws;
+}
+
+namespace {
+
+// Below this many elements an element-wise pass runs on one thread: waking the team costs more.
+constexpr long kParallelMin = 1 << 15;
+
+// Dropout stream position of layer `layer` at `step`; masks of different layers and steps never share counters.
+uint32_t mask_stream(uint64_t step, size_t layer) { return uint32_t(layer) | uint32_t(step >> 32) << 8; }
+
+// x[i] = keep_i ? x[i] / keep : 0, for `count` elements, keep_i drawn for (seed, step, layer, i).
+// When relu is set the kept value is also clamped at zero (ReLU then dropout in one pass).
+void dropout_inplace(float* x, size_t count, float keep, bool relu, const DropoutSpec& d, size_t layer) {
+    const uint32_t stream = mask_stream(d.step, layer);
+    const long blocks = long((count + 3) / 4);
+#pragma omp parallel for schedule(static) if (blocks > kParallelMin / 4)
+    for (long b = 0; b < blocks; ++b) {
+        const Philox4 r = random_block(d.seed, Stream::dropout, uint32_t(d.step), stream, uint32_t(b));
+        const size_t base = size_t(b) * 4;
+        for (size_t j = 0; j < 4 && base + j < count; ++j) {
+            float& v = x[base + j];
+            const bool kept = uniform01(r[j]) < keep;
+            v = (kept && (!relu || v > 0.0f)) ? v / keep : 0.0f;
+        }
+    }
+}
+
+void relu_inplace(float* x, size_t count) {
+#pragma omp parallel for schedule(static) if (count > kParallelMin)
+    for (long i = 0; i < long(count); ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+// Activation h = relu(z) (with dropout when keep < 1): forward of one hidden layer, in place.
+void activate(float* z, size_t count, float keep, const DropoutSpec* d, size_t layer) {
+    if (d && keep < 1.0f) dropout_inplace(z, count, keep, true, *d, layer);
+    else relu_inplace(z, count);
+}
+
+// The forward pass through every layer, writing hidden outputs and logits.
+void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d) {
+    const size_t L = net.layers();
+    const float* in = ws.input.data();
+    for (size_t l = 0; l < L; ++l) {
+        float* out = l + 1 < L ? ws.hidden[l].data() : ws.logits.data();
+        gemm(Trans::N, Trans::N, n, net.sizes[l + 1], net.sizes[l], in, net.weights[l].data(), out);
+        if (l + 1 < L) activate(out, size_t(n) * net.sizes[l + 1], d ? d->keep_hidden : 1.0f, d, l + 1);
+        in = out;
+    }
+}
+
+}  // namespace
+
+double softmax_cross_entropy(const float* logits, int n, int classes, const uint8_t* labels, float* dlogits) {
+    double total = 0;
+    for (int i = 0; i < n; ++i) {
+        const float* z = logits + size_t(i) * classes;
+        float zmax = z[0];
+        for (int c = 1; c < classes; ++c) zmax = std::max(zmax, z[c]);
+        double sum = 0;
+        for (int c = 0; c < classes; ++c) sum += std::exp(double(z[c]) - zmax);
+        total += std::log(sum) - (double(z[labels[i]]) - zmax);
+        if (dlogits) {
+            float* g = dlogits + size_t(i) * classes;
+            for (int c = 0; c < classes; ++c) {
+                const double p = std::exp(double(z[c]) - zmax) / sum;
+                g[c] = float((p - (c == labels[i] ? 1.0 : 0.0)) / n);
+            }
+        }
+    }
+    return n > 0 ? total / n : 0.0;
+}
+
+double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& d) {
+    const size_t L = net.layers();
+    if (d.keep_input < 1.0f) dropout_inplace(ws.input.data(), size_t(n) * net.sizes[0], d.keep_input, false, d, 0);
+    forward(net, ws, n, &d);
+    const int classes = net.sizes.back();
+    const double loss = softmax_cross_entropy(ws.logits.data(), n, classes, labels, ws.logits.data());
+
+    // Backward: `upstream` is d loss / d (output of layer l), already through the activation.
+    const float* upstream = ws.logits.data();
+    for (size_t l = L; l-- > 0;) {
+        const float* below = l == 0 ? ws.input.data() : ws.hidden[l - 1].data();
+        const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
+        gemm(Trans::T, Trans::N, fan_in, fan_out, n, below, upstream, ws.grads[l].data());
+        if (l == 0) break;
+        float* dh = ws.delta[l - 1].data();
+        gemm(Trans::N, Trans::T, n, fan_in, fan_out, upstream, net.weights[l].data(), dh);
+        // Through ReLU and dropout: h > 0 exactly where the unit was active and kept, and there
+        // d h / d z = 1 / keep (1 without dropout).
+        const float* h = ws.hidden[l - 1].data();
+        const float keep = d.keep_hidden;
+        const long count = long(n) * fan_in;
+#pragma omp parallel for schedule(static) if (count > kParallelMin)
+        for (long i = 0; i < count; ++i) dh[i] = h[i] > 0.0f ? dh[i] / keep : 0.0f;
+        upstream = dh;
+    }
+    return loss;
+}
+
+void forward_logits(const Mlp& net, Workspace& ws, int n) { forward(net, ws, n, nullptr); }
+
+}  // namespace mnist

@@ -1,0 +1,57 @@
+// The network: 784-H1-...-Hn-10, ReLU, no biases, inverted dropout on the input and after each
+// hidden ReLU, mean softmax cross-entropy. Forward and backward passes over a preallocated
+// workspace, every product through the fixed-tile gemm (so results do not depend on thread count).
+#pragma once
+#include <Eigen/Core>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mnist {
+
+using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+struct Mlp {
+    std::vector<int> sizes;       // layer widths: input, hidden..., classes
+    std::vector<Matrix> weights;  // weights[l] is sizes[l] x sizes[l+1]
+    size_t layers() const { return weights.size(); }
+};
+
+// The tutorial's names: w_h, w_h2, w_h3, ... for hidden layers, w_o for the output layer.
+std::string weight_name(size_t layer, size_t num_layers);
+
+// requires: sizes.size() >= 2, every width >= 1.
+// ensures:  weights drawn from N(0, stddev^2), a pure function of (seed, layer, element).
+Mlp init_mlp(const std::vector<int>& sizes, uint64_t seed, float stddev = 0.01f);
+
+struct DropoutSpec {
+    float keep_input = 1.0f;   // keep probability of each input pixel
+    float keep_hidden = 1.0f;  // keep probability of each hidden unit
+    uint64_t seed = 0;
+    uint64_t step = 0;         // masks are a pure function of (seed, step, layer, element)
+};
+
+// Buffers for batches of up to `capacity` rows; sized once, so a step allocates nothing.
+struct Workspace {
+    int capacity = 0;
+    Matrix input;                  // capacity x sizes[0]: the batch, dropout applied in place
+    std::vector<Matrix> hidden;    // capacity x sizes[l+1]: ReLU (and dropout) outputs
+    std::vector<Matrix> delta;     // same shapes as hidden: gradient of the loss w.r.t. them
+    Matrix logits;                 // capacity x classes; after backward, d loss / d logits
+    std::vector<Matrix> grads;     // same shapes as the weights
+};
+Workspace make_workspace(const Mlp& net, int capacity);
+
+// One training pass on the n rows in ws.input (pixels in [0,1]) with labels[0..n):
+// applies dropout, computes the mean cross-entropy and the gradient of every weight into ws.grads.
+// Returns the mean loss (summed in double in row order, independent of the thread count).
+double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& dropout);
+
+// Inference (no dropout) on the n rows in ws.input; ws.logits holds the result.
+void forward_logits(const Mlp& net, Workspace& ws, int n);
+
+// Mean cross-entropy of the logits' rows against labels (and, if `dlogits` is not null, writes
+// (softmax - onehot) / n into it). Double accumulation in row order.
+double softmax_cross_entropy(const float* logits, int n, int classes, const uint8_t* labels, float* dlogits);
+
+}  // namespace mnist

@@ -1,0 +1,35 @@
+// Command-line options of ./train and ./eval, parsed into their configurations. Kept in the
+// library (not in the programs) so that tests can check every rejection.
+#pragma once
+#include <string>
+
+#include "src/config.hpp"
+
+namespace mnist {
+
+struct TrainOptions {
+    TrainConfig config;
+    bool exit_now = false;  // --help or --version was printed
+    int exit_code = 0;
+};
+// throws ConfigError for an unknown flag, a stray argument, a malformed or invalid value.
+TrainOptions parse_train_options(int argc, const char* const* argv);
+
+struct EvalOptions {
+    std::string ckpt_dir = "ckpt_dir";
+    std::string checkpoint;  // a file; overrides ckpt_dir
+    std::string data_dir = "data/mnist";
+    bool json = false;
+    bool all = false;        // every kept checkpoint, oldest first
+    int threads = 0;
+    bool exit_now = false;
+    int exit_code = 0;
+};
+EvalOptions parse_eval_options(int argc, const char* const* argv);
+
+// "625,625" -> {625, 625}; throws ConfigError naming `option` and the text.
+std::vector<int> parse_int_list(const std::string& text, const std::string& option);
+// "true"/"false"/"1"/"0"/"yes"/"no"; throws ConfigError naming `option`.
+bool parse_bool(const std::string& text, const std::string& option);
+
+}  // namespace mnist

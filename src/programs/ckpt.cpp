@@ -1,0 +1,190 @@
+// ./ckpt: checkpoint tools. list DIR | inspect FILE [--tensor NAME] | verify FILE|DIR | diff A B
+// Exit 0 on success (verify: every file valid; diff: every tensor byte-identical), 1 otherwise.
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <vector>
+
+#include "src/checkpoint.hpp"
+
+namespace {
+
+using namespace mnist;
+namespace fs = std::filesystem;
+
+const char* const kUsage =
+    "usage: ckpt list DIR             every checkpoint, newest first: step, epoch, time, size, validity\n"
+    "       ckpt inspect FILE [--tensor NAME]   format, configuration, tensors with statistics\n"
+    "       ckpt verify FILE|DIR      all checks of a restore; exit 0 only when valid\n"
+    "       ckpt diff A B             per tensor: identical or the largest absolute difference;\n"
+    "                                 exit 0 only when every tensor is byte-identical\n"
+    "       ckpt --version | --help\n";
+
+TensorFile load(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw CheckpointError(path + ": cannot open");
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return decode_safetensors(bytes, path);
+}
+
+std::string shape_text(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+std::string time_text(double unix_seconds) {
+    const std::time_t t = std::time_t(unix_seconds);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
+    return buf;
+}
+
+int cmd_list(const std::string& dir) {
+    std::string latest;
+    try {
+        latest = fs::path(latest_checkpoint(dir)).filename().string();
+    } catch (const CheckpointError&) {
+    }
+    auto files = list_checkpoint_files(dir);
+    std::printf("%-28s %10s %6s %-19s %10s  %s\n", "file", "step", "epoch", "written", "bytes", "status");
+    for (auto it = files.rbegin(); it != files.rend(); ++it) {
+        const std::string path = (fs::path(dir) / it->second).string();
+        const auto size = fs::file_size(path);
+        try {
+            const TrainingState st = read_checkpoint(path);
+            std::printf("%-28s %10lld %6lld %-19s %10ju  valid%s\n", it->second.c_str(), (long long)st.global_step,
+                        (long long)st.epoch(), time_text(st.saved_at).c_str(), uintmax_t(size),
+                        it->second == latest ? " (latest)" : "");
+        } catch (const std::exception& e) {
+            std::printf("%-28s %10lld %6s %-19s %10ju  INVALID: %s\n", it->second.c_str(), (long long)it->first, "-", "-",
+                        uintmax_t(size), e.what());
+        }
+    }
+    if (files.empty()) std::printf("(no checkpoints in '%s')\n", dir.c_str());
+    return 0;
+}
+
+int cmd_inspect(const std::string& path, const std::string& only) {
+    const TensorFile f = load(path);
+    const TrainingState st = read_checkpoint(path);  // verifies checksums and structure
+    if (only.empty()) {
+        std::printf("file            %s\nformat          %s version %s\nglobal_step     %lld (epoch %lld)\nsaved at        %s\n"
+                    "checksums       all %zu tensors match\nconfiguration   %s\n\n",
+                    path.c_str(), f.metadata.at("format").c_str(), f.metadata.at("format_version").c_str(),
+                    (long long)st.global_step, (long long)st.epoch(), time_text(st.saved_at).c_str(), f.tensors.size(),
+                    f.metadata.at("config").c_str());
+        std::printf("%-16s %-5s %-12s %12s %12s %12s %12s\n", "tensor", "dtype", "shape", "min", "max", "mean", "std");
+    }
+    bool found = only.empty();
+    for (const Tensor& t : f.tensors) {
+        if (!only.empty() && t.name != only) continue;
+        found = true;
+        std::vector<double> v;
+        if (t.dtype == "F32") v.assign(t.f32(), t.f32() + t.elements());
+        else v.push_back(double(t.i64_scalar()));
+        if (!only.empty()) {
+            std::printf("%s %s %s\n", t.name.c_str(), t.dtype.c_str(), shape_text(t.shape).c_str());
+            for (size_t i = 0; i < v.size(); ++i) std::printf("%.9g%c", v[i], (i + 1) % 8 == 0 || i + 1 == v.size() ? '\n' : ' ');
+            continue;
+        }
+        double lo = v[0], hi = v[0], sum = 0, sq = 0;
+        for (double x : v) lo = std::min(lo, x), hi = std::max(hi, x), sum += x;
+        const double mean = sum / double(v.size());
+        for (double x : v) sq += (x - mean) * (x - mean);
+        std::printf("%-16s %-5s %-12s %12.5g %12.5g %12.5g %12.5g\n", t.name.c_str(), t.dtype.c_str(),
+                    shape_text(t.shape).c_str(), lo, hi, mean, std::sqrt(sq / double(v.size())));
+    }
+    if (!found) throw CheckpointError(path + ": no tensor named '" + only + "'");
+    return 0;
+}
+
+int cmd_verify(const std::string& target) {
+    std::vector<std::string> files;
+    if (fs::is_directory(target)) {
+        for (const auto& [step, name] : list_checkpoint_files(target)) files.push_back((fs::path(target) / name).string());
+        if (files.empty()) throw CheckpointError("no checkpoint (model-<step>.safetensors) in '" + target + "'");
+    } else {
+        files.push_back(target);
+    }
+    int bad = 0;
+    for (const std::string& f : files) {
+        try {
+            const TrainingState st = read_checkpoint(f);
+            std::printf("%s: valid (global_step %lld)\n", f.c_str(), (long long)st.global_step);
+        } catch (const std::exception& e) {
+            std::printf("%s: INVALID: %s\n", f.c_str(), e.what());
+            ++bad;
+        }
+    }
+    return bad == 0 ? 0 : 1;
+}
+
+int cmd_diff(const std::string& a_path, const std::string& b_path) {
+    const TensorFile a = load(a_path), b = load(b_path);
+    int differing = 0;
+    std::set<std::string> seen;
+    for (const Tensor& ta : a.tensors) {
+        seen.insert(ta.name);
+        const Tensor* tb = b.find(ta.name);
+        if (!tb) {
+            std::printf("%-16s only in %s\n", ta.name.c_str(), a_path.c_str());
+            ++differing;
+        } else if (ta.dtype != tb->dtype || ta.shape != tb->shape) {
+            std::printf("%-16s differs in type: %s %s vs %s %s\n", ta.name.c_str(), ta.dtype.c_str(),
+                        shape_text(ta.shape).c_str(), tb->dtype.c_str(), shape_text(tb->shape).c_str());
+            ++differing;
+        } else if (ta.bytes == tb->bytes) {
+            std::printf("%-16s identical\n", ta.name.c_str());
+        } else {
+            double worst = 0;
+            if (ta.dtype == "F32")
+                for (int64_t i = 0; i < ta.elements(); ++i)
+                    worst = std::max(worst, std::abs(double(ta.f32()[i]) - double(tb->f32()[i])));
+            else
+                worst = std::abs(double(ta.i64_scalar() - tb->i64_scalar()));
+            std::printf("%-16s differs: largest absolute difference %.9g\n", ta.name.c_str(), worst);
+            ++differing;
+        }
+    }
+    for (const Tensor& tb : b.tensors)
+        if (!seen.count(tb.name)) {
+            std::printf("%-16s only in %s\n", tb.name.c_str(), b_path.c_str());
+            ++differing;
+        }
+    std::printf("%s\n", differing ? (std::to_string(differing) + " tensor(s) differ").c_str() : "all tensors identical");
+    return differing ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    try {
+        if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+            std::fputs(kUsage, args.empty() ? stderr : stdout);
+            return args.empty() ? 1 : 0;
+        }
+        if (args[0] == "--version") {
+            std::printf("ckpt %s\n", MNIST_VERSION);
+            return 0;
+        }
+        const std::string& cmd = args[0];
+        if (cmd == "list" && args.size() == 2) return cmd_list(args[1]);
+        if (cmd == "inspect" && args.size() == 2) return cmd_inspect(args[1], "");
+        if (cmd == "inspect" && args.size() == 4 && args[2] == "--tensor") return cmd_inspect(args[1], args[3]);
+        if (cmd == "verify" && args.size() == 2) return cmd_verify(args[1]);
+        if (cmd == "diff" && args.size() == 3) return cmd_diff(args[1], args[2]);
+        std::fprintf(stderr, "ckpt: unknown command or wrong arguments: '%s'\n%s", cmd.c_str(), kUsage);
+        return 1;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+}

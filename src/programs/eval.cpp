@@ -1,0 +1,84 @@
+// ./eval: test accuracy, loss, per-class accuracy and confusion matrix of the latest (or a chosen)
+// checkpoint, or of every kept checkpoint with --all; --json prints the same as JSON.
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "src/checkpoint.hpp"
+#include "src/evaluate.hpp"
+#include "src/gemm.hpp"
+#include "src/options.hpp"
+
+namespace {
+
+using namespace mnist;
+
+nlohmann::ordered_json to_json(const std::string& file, const TrainingState& st, const EvalResult& r) {
+    nlohmann::ordered_json j;
+    j["checkpoint"] = file;
+    j["global_step"] = st.global_step;
+    j["epoch"] = st.epoch();
+    j["images"] = r.count;
+    j["accuracy"] = r.accuracy;
+    j["loss"] = r.loss;
+    j["per_class_accuracy"] = r.per_class_accuracy;
+    j["confusion_matrix"] = r.confusion;
+    return j;
+}
+
+void print_text(const std::string& file, const TrainingState& st, const EvalResult& r) {
+    std::printf("checkpoint   %s\nglobal_step  %lld (epoch %lld)\nimages       %lld\naccuracy     %.4f\nloss         %.4f\n",
+                file.c_str(), (long long)st.global_step, (long long)st.epoch(), (long long)r.count, r.accuracy, r.loss);
+    std::printf("\nper-class accuracy\n");
+    for (size_t c = 0; c < r.per_class_accuracy.size(); ++c) std::printf("  %zu  %.4f\n", c, r.per_class_accuracy[c]);
+    std::printf("\nconfusion matrix (rows: true class, columns: predicted)\n      ");
+    for (size_t c = 0; c < r.confusion.size(); ++c) std::printf("%6zu", c);
+    std::printf("\n");
+    for (size_t t = 0; t < r.confusion.size(); ++t) {
+        std::printf("  %2zu  ", t);
+        for (int64_t v : r.confusion[t]) std::printf("%6lld", (long long)v);
+        std::printf("\n");
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const EvalOptions o = parse_eval_options(argc, argv);
+        if (o.exit_now) return o.exit_code;
+        set_compute_threads(o.threads);
+        std::vector<std::string> files;
+        if (o.all) {
+            for (const auto& [step, name] : list_checkpoint_files(o.ckpt_dir))
+                files.push_back((std::filesystem::path(o.ckpt_dir) / name).string());
+            if (files.empty()) throw CheckpointError("no checkpoint (model-<step>.safetensors) in '" + o.ckpt_dir + "'");
+        } else {
+            files.push_back(o.checkpoint.empty() ? latest_checkpoint(o.ckpt_dir) : o.checkpoint);
+        }
+        const Dataset test = load_mnist_test(o.data_dir);
+        nlohmann::ordered_json all = nlohmann::ordered_json::array();
+        for (const std::string& file : files) {
+            const TrainingState st = read_checkpoint(file);
+            if (size_t(st.net.sizes.front()) != test.image_size())
+                throw CheckpointError(file + ": the network takes " + std::to_string(st.net.sizes.front()) +
+                                      " inputs but the images in '" + o.data_dir + "' have " +
+                                      std::to_string(test.image_size()) + " pixels");
+            Workspace ws = make_workspace(st.net, 1000);
+            const EvalResult r = evaluate(st.net, test, ws);
+            if (o.all && o.json) all.push_back(to_json(file, st, r));
+            else if (o.all) std::printf("%s  global_step %lld  accuracy %.4f  loss %.4f\n", file.c_str(),
+                                        (long long)st.global_step, r.accuracy, r.loss);
+            else if (o.json) std::cout << to_json(file, st, r).dump() << "\n";
+            else print_text(file, st, r);
+        }
+        if (o.all && o.json) std::cout << all.dump() << "\n";
+        return 0;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,189 @@
+// The training loop (see trainer.hpp).
+#include "src/trainer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <numeric>
+
+#include "src/evaluate.hpp"
+#include "src/gemm.hpp"
+#include "src/rng.hpp"
+
+namespace mnist {
+namespace {
+
+double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string join(const std::vector<std::string>& lines, const char* sep) {
+    std::string out;
+    for (size_t i = 0; i < lines.size(); ++i) out += (i ? sep : "") + lines[i];
+    return out;
+}
+
+RmsPropConfig optimizer_config(const TrainConfig& c) {
+    return {float(c.learning_rate), float(c.decay), float(c.momentum), float(c.epsilon)};
+}
+
+// A new run: weights from N(0, 0.01^2) drawn from the seed, RMSProp slots at their initial values.
+TrainingState fresh_state(const TrainConfig& c, int input_size, int64_t steps_per_epoch) {
+    std::vector<int> sizes = {input_size};
+    sizes.insert(sizes.end(), c.hidden.begin(), c.hidden.end());
+    sizes.push_back(10);
+    TrainingState st;
+    st.config = c;
+    st.net = init_mlp(sizes, c.seed);
+    st.opt = make_rmsprop(st.net, optimizer_config(c));
+    st.steps_per_epoch = steps_per_epoch;
+    return st;
+}
+
+// Continues `saved` under the requested configuration, refusing what would change shapes or data order.
+TrainingState resumed_state(TrainingState saved, const std::string& file, const TrainConfig& c, int input_size,
+                            int64_t steps_per_epoch) {
+    std::vector<std::string> bad = incompatible_settings(saved.config, c);
+    if (saved.net.sizes.front() != input_size)
+        bad.push_back("input size: checkpoint has " + std::to_string(saved.net.sizes.front()) + ", data has " +
+                      std::to_string(input_size));
+    if (saved.steps_per_epoch != steps_per_epoch)
+        bad.push_back("steps per epoch: checkpoint has " + std::to_string(saved.steps_per_epoch) +
+                      ", this data and batch size give " + std::to_string(steps_per_epoch));
+    if (!bad.empty())
+        throw ConfigError("cannot resume from '" + file + "': these settings differ from the run that wrote it:\n  " +
+                          join(bad, "\n  ") + "\nuse the original settings, or another --ckpt_dir for a new run");
+    for (const std::string& line : changed_settings(saved.config, c))
+        spdlog::warn("resuming with a changed setting ({}); the run will differ from one never stopped", line);
+    saved.config = c;
+    saved.opt.config = optimizer_config(c);
+    if (saved.global_step % steps_per_epoch == 0) saved.epoch_loss_sum = 0;
+    return saved;
+}
+
+}  // namespace
+
+double train_step(TrainingState& st, const Dataset& train, const uint32_t* indices, int batch, Workspace& ws,
+                  std::vector<uint8_t>& labels) {
+    gather_batch(train, indices, 0, size_t(batch), ws.input.data());
+    for (int i = 0; i < batch; ++i) labels[i] = train.labels[indices[i]];
+    const DropoutSpec dropout{float(st.config.keep_prob_input), float(st.config.keep_prob_hidden), st.config.seed,
+                              uint64_t(st.global_step)};
+    const double loss = forward_backward(st.net, ws, batch, labels.data(), dropout);
+    rmsprop_step(st.opt, st.net, ws.grads);
+    ++st.global_step;
+    return loss;
+}
+
+TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<int>& stop_signal, FaultPoint fault) {
+    validate(c);
+    set_compute_threads(c.threads);
+    const int64_t steps_per_epoch = int64_t(data.train.size()) / c.batch_size;
+    if (steps_per_epoch == 0)
+        throw ConfigError("--batch_size " + std::to_string(c.batch_size) + " is larger than the training set (" +
+                          std::to_string(data.train.size()) + " images after the validation split)");
+    const int input_size = int(data.train.image_size());
+    const int64_t total_steps = c.epochs * steps_per_epoch;
+
+    Saver saver(c.ckpt_dir, c.max_to_keep, c.keep_checkpoint_every_n_hours, fault);
+    DirectoryLock lock(c.ckpt_dir);
+    RestoreResult restored = saver.restore_latest();
+    for (const std::string& w : restored.warnings) spdlog::warn("{}", w);
+    TrainingState st;
+    if (restored.state) {
+        st = resumed_state(std::move(*restored.state), restored.file, c, input_size, steps_per_epoch);
+        spdlog::info("restored {} from '{}': global_step {}, epoch {}, step {} of {} in the epoch",
+                     restored.file, c.ckpt_dir, st.global_step, st.epoch() + 1, st.global_step % steps_per_epoch,
+                     steps_per_epoch);
+    } else {
+        st = fresh_state(c, input_size, steps_per_epoch);
+        spdlog::info("new run in '{}': network {}, {} steps per epoch, {} epochs", c.ckpt_dir,
+                     [&] { std::string s; for (int w : st.net.sizes) s += (s.empty() ? "" : "-") + std::to_string(w); return s; }(),
+                     steps_per_epoch, c.epochs);
+    }
+
+    TrainOutcome out;
+    const int batch = int(c.batch_size);
+    Workspace ws = make_workspace(st.net, batch);
+    Workspace eval_ws = make_workspace(st.net, 1000);
+    std::vector<uint8_t> labels(static_cast<size_t>(batch));
+    std::vector<uint32_t> order;
+    int64_t order_epoch = -1;
+    int failed_saves = 0;
+    using clock = std::chrono::steady_clock;
+    auto last_save = clock::now();
+    auto epoch_start = clock::now();
+    double train_seconds = 0;
+    int64_t images_this_epoch = 0;
+
+    auto save = [&](const char* why) {
+        try {
+            out.last_checkpoint = saver.save(st, unix_now());
+            failed_saves = 0;
+            spdlog::info("saved {} ({})", (std::filesystem::path(c.ckpt_dir) / out.last_checkpoint).string(), why);
+        } catch (const CheckpointError& e) {
+            if (++failed_saves >= kMaxFailedSavesInARow)
+                throw CheckpointError(std::string(e.what()) + "\n" + std::to_string(failed_saves) +
+                                      " saves failed in a row; stopping. The checkpoints already in '" + c.ckpt_dir +
+                                      "' are intact: free space and rerun the same command to resume.");
+            spdlog::warn("save failed ({} of {} allowed in a row), training goes on: {}", failed_saves,
+                         kMaxFailedSavesInARow, e.what());
+        }
+        last_save = clock::now();
+    };
+
+    while (st.global_step < total_steps) {
+        const int64_t epoch = st.global_step / steps_per_epoch;
+        const int64_t b = st.global_step % steps_per_epoch;
+        if (order_epoch != epoch) {
+            if (c.shuffle) {
+                shuffled_order(order, data.train.size(), c.seed, uint64_t(epoch));
+            } else {
+                order.resize(data.train.size());
+                std::iota(order.begin(), order.end(), 0u);
+            }
+            order_epoch = epoch;
+        }
+        if (b == 0) st.epoch_loss_sum = 0;
+
+        const auto t0 = clock::now();
+        st.epoch_loss_sum += train_step(st, data.train, order.data() + b * batch, batch, ws, labels);
+        train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+        images_this_epoch += batch;
+
+        const bool epoch_end = st.global_step % steps_per_epoch == 0;
+        if (epoch_end) {
+            const EvalResult val = evaluate(st.net, data.validation, eval_ws);
+            const EvalResult test = evaluate(st.net, data.test, eval_ws);
+            const double secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
+            spdlog::info("epoch {} global_step {} loss {:.4f} validation_accuracy {} test_accuracy {:.4f} "
+                         "seconds {:.2f} images_per_s {:.0f}",
+                         epoch + 1, st.global_step, st.epoch_loss_sum / double(steps_per_epoch),
+                         data.validation.size() ? fmt::format("{:.4f}", val.accuracy) : std::string("n/a"),
+                         test.accuracy, secs, train_seconds > 0 ? double(images_this_epoch) / train_seconds : 0.0);
+            save("end of epoch");
+            ++out.epochs_done;
+            epoch_start = clock::now();
+            train_seconds = 0;
+            images_this_epoch = 0;
+        } else if ((c.save_every_steps > 0 && st.global_step % c.save_every_steps == 0) ||
+                   (c.save_every_secs > 0 &&
+                    std::chrono::duration<double>(clock::now() - last_save).count() >= c.save_every_secs)) {
+            save("periodic");
+        }
+        if (const int sig = stop_signal.load()) {
+            spdlog::warn("signal {} received: saving at global_step {} and stopping", sig, st.global_step);
+            if (!epoch_end) save("stop requested");
+            out.stopped_by_signal = sig;
+            break;
+        }
+    }
+    if (st.global_step >= total_steps && out.epochs_done == 0 && !out.stopped_by_signal)
+        spdlog::info("'{}' already holds global_step {} = {} epochs; nothing to train (raise --epochs to continue)",
+                     c.ckpt_dir, st.global_step, st.global_step / steps_per_epoch);
+    out.global_step = st.global_step;
+    return out;
+}
+
+}  // namespace mnist

@@ -1,0 +1,38 @@
+// The training loop: restore-or-initialize from the checkpoint directory, then epochs of
+// shuffled batches (forward, backward, RMSProp), evaluation and a save at each epoch end, and
+// saves every N steps / S seconds and on a stop request. Everything random is a pure function of
+// (seed, step), so a run resumed from any checkpoint continues bit for bit as if never stopped.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "data_loader/mnist.hpp"
+#include "src/checkpoint.hpp"
+#include "src/config.hpp"
+
+namespace mnist {
+
+// A failed save is retried at the next save point; this many failures in a row end the run.
+constexpr int kMaxFailedSavesInARow = 3;
+
+struct TrainOutcome {
+    int64_t global_step = 0;
+    int64_t epochs_done = 0;
+    int stopped_by_signal = 0;  // the signal number if a stop was requested, else 0
+    std::string last_checkpoint;
+};
+
+// The visible training step: batch -> forward -> backward -> optimizer. Returns the batch's mean loss.
+// `indices` are the batch's rows of `train`; ws is sized for at least their number.
+double train_step(TrainingState& st, const Dataset& train, const uint32_t* indices, int batch, Workspace& ws,
+                  std::vector<uint8_t>& labels);
+
+// Runs training as configured. `stop_signal` is polled after every step: when non-zero, the
+// trainer saves and returns with stopped_by_signal set. Logs through spdlog.
+// throws ConfigError (settings that cannot resume the checkpoint), CheckpointError (directory
+// unusable or locked, kMaxFailedSavesInARow failed saves), IdxError (data).
+TrainOutcome train(const TrainConfig& config, const Mnist& data, const std::atomic<int>& stop_signal,
+                   FaultPoint fault = FaultPoint::none);
+
+}  // namespace mnist

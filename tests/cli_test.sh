@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Program-level tests of ./train, ./eval and ./ckpt: exit codes and messages for bad input,
+# --help/--version, eval's JSON, and the graceful stop on SIGTERM/SIGINT.
+#   usage: cli_test.sh BUILD_DIR
+set -uo pipefail
+bin=$(cd "$1" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+# expect NAME EXPECTED_STATUS TEXT -- command...: the command exits with that status and its output contains TEXT.
+expect() {
+  local name=$1 want=$2 text=$3
+  shift 4
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  if [[ $status -eq $want && "$out" == *"$text"* ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name: wanted status $want and '$text', got status $status:"
+    echo "$out" | sed 's/^/    /' | head -20
+  fi
+}
+
+"$bin/make_test_data" "$work/data" 1100 200 14
+common=(--data_dir "$work/data" --hidden 64,32 --batch_size 16 --validation_size 100 --learning_rate 0.01)
+
+expect "train --help lists the options" 0 "--keep_prob_hidden" -- "$bin/train" --help
+expect "train --version" 0 "train " -- "$bin/train" --version
+expect "eval --help" 0 "--checkpoint" -- "$bin/eval" --help
+expect "ckpt --help" 0 "ckpt diff" -- "$bin/ckpt" --help
+expect "batch size 0 is refused" 1 "--batch_size" -- "$bin/train" "${common[@]}" --batch_size 0 --ckpt_dir "$work/c0"
+expect "keep probability above 1 is refused" 1 "--keep_prob_input" -- "$bin/train" "${common[@]}" --keep_prob_input 1.5 --ckpt_dir "$work/c0"
+expect "keep probability 0 is refused" 1 "--keep_prob_hidden" -- "$bin/train" "${common[@]}" --keep_prob_hidden 0 --ckpt_dir "$work/c0"
+expect "negative epochs are refused" 1 "--epochs" -- "$bin/train" "${common[@]}" --epochs -1 --ckpt_dir "$work/c0"
+expect "an unknown flag is refused" 1 "bogus" -- "$bin/train" --bogus 3
+expect "a stray argument is refused" 1 "stray" -- "$bin/train" stray
+expect "a malformed number is refused" 1 "--batch_size expects an integer, got 'abc'" -- "$bin/train" --batch_size abc
+expect "a malformed hidden list is refused" 1 "--hidden" -- "$bin/train" --hidden 625,,x
+expect "--shuffle takes true or false" 1 "--shuffle" -- "$bin/train" --shuffle maybe
+expect "a missing data directory says how to fetch MNIST" 1 "make data" -- "$bin/train" --data_dir "$work/nowhere" --ckpt_dir "$work/c0"
+touch "$work/afile"
+expect "a ckpt_dir that is a file is refused" 1 "not a directory" -- "$bin/train" "${common[@]}" --ckpt_dir "$work/afile"
+expect "a ckpt_dir that cannot be created is refused" 1 "cannot create" -- "$bin/train" "${common[@]}" --ckpt_dir "$work/afile/sub"
+[[ ! -e "$work/c0" ]] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: a refused run created its ckpt_dir"; }
+
+expect "training 2 epochs succeeds" 0 "epoch 2 global_step 124" -- "$bin/train" "${common[@]}" --epochs 2 --ckpt_dir "$work/run"
+expect "eval reports accuracy and the confusion matrix" 0 "confusion matrix" -- "$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data"
+expect "eval --json has the documented keys" 0 '"per_class_accuracy"' -- "$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data" --json
+json=$("$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data" --json)
+for key in checkpoint global_step accuracy loss per_class_accuracy confusion_matrix; do
+  [[ "$json" == *"\"$key\":"* ]] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: eval --json lacks $key"; }
+done
+expect "eval --checkpoint evaluates a chosen file" 0 "model-62.safetensors" -- "$bin/eval" --checkpoint "$work/run/model-62.safetensors" --data_dir "$work/data"
+expect "eval --all lists every checkpoint" 0 "model-124.safetensors" -- "$bin/eval" --all --ckpt_dir "$work/run" --data_dir "$work/data"
+expect "the run is already complete" 0 "nothing to train" -- "$bin/train" "${common[@]}" --epochs 2 --ckpt_dir "$work/run"
+expect "resuming with other widths names the setting" 1 "hidden: checkpoint has 64,32, requested 32,32" -- "$bin/train" "${common[@]}" --hidden 32,32 --epochs 3 --ckpt_dir "$work/run"
+
+cp "$work/run/model-124.safetensors" "$work/trunc.safetensors"
+truncate -s 5000 "$work/trunc.safetensors"
+expect "eval names a truncated checkpoint" 1 "trunc.safetensors" -- "$bin/eval" --checkpoint "$work/trunc.safetensors" --data_dir "$work/data"
+expect "ckpt verify fails on a truncated checkpoint" 1 "INVALID" -- "$bin/ckpt" verify "$work/trunc.safetensors"
+expect "ckpt verify passes a whole directory" 0 "valid (global_step 124)" -- "$bin/ckpt" verify "$work/run"
+expect "ckpt diff of a file with itself is identical" 0 "all tensors identical" -- "$bin/ckpt" diff "$work/run/model-124.safetensors" "$work/run/model-124.safetensors"
+expect "ckpt diff of two steps differs" 1 "differs" -- "$bin/ckpt" diff "$work/run/model-62.safetensors" "$work/run/model-124.safetensors"
+expect "eval of an empty directory fails" 1 "no checkpoint" -- "$bin/eval" --ckpt_dir "$work/data" --data_dir "$work/data"
+
+# Graceful stop: SIGTERM finishes the step, saves, exits 128+15; the rerun resumes from that save.
+"$bin/train" "${common[@]}" --epochs 400 --ckpt_dir "$work/sig" > "$work/sig.log" 2>&1 &
+pid=$!
+while ! grep -q "saved" "$work/sig.log" 2>/dev/null; do sleep 0.05; done
+kill -TERM "$pid"
+wait "$pid"
+status=$?
+if [[ $status -eq 143 ]] && grep -q "stopping" "$work/sig.log"; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: SIGTERM should save and exit 143, got $status"; tail -5 "$work/sig.log"; fi
+step=$(sed -n 's/.*saving at global_step \([0-9]*\).*/\1/p' "$work/sig.log")
+if [[ -n "$step" && -f "$work/sig/model-$step.safetensors" ]]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: no checkpoint at the stop step '$step'"; fi
+expect "the rerun after SIGTERM resumes from the stop save" 0 "restored model-$step.safetensors" -- \
+  "$bin/train" "${common[@]}" --epochs "$(( step / 62 + 1 ))" --ckpt_dir "$work/sig"
+
+# A second trainer on a directory in use fails at once, naming the directory and the holder's pid.
+"$bin/train" "${common[@]}" --epochs 400 --ckpt_dir "$work/lock" > "$work/lock.log" 2>&1 &
+pid=$!
+while ! grep -q "new run" "$work/lock.log" 2>/dev/null; do sleep 0.05; done
+expect "a second trainer on the same directory is refused" 1 "in use by another trainer (pid $pid)" -- \
+  "$bin/train" "${common[@]}" --epochs 400 --ckpt_dir "$work/lock"
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+expect "the lock is gone after kill -9 of its holder" 0 "done: global_step" -- "$bin/train" "${common[@]}" --epochs 1 --ckpt_dir "$work/lock"
+
+echo "cli: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,171 @@
+// End-to-end training on a small synthetic data set: learning works, and a run interrupted at any
+// point (epoch end, mid-epoch save, stop signal, other thread count) and resumed ends with tensors
+// byte-identical to an uninterrupted run.
+#include <catch2/catch.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "src/checkpoint.hpp"
+#include "src/evaluate.hpp"
+#include "src/trainer.hpp"
+#include "tests/test_util.hpp"
+
+using namespace mnist;
+using testutil::TempDir;
+
+namespace {
+
+struct Quiet {
+    Quiet() { spdlog::set_level(spdlog::level::warn); }
+    ~Quiet() { spdlog::set_level(spdlog::level::info); }
+};
+
+TrainOutcome run(const TrainConfig& c, int stop = 0) {
+    const Mnist data = load_mnist(c.data_dir, size_t(c.validation_size));
+    std::atomic<int> signal{stop};
+    return train(c, data, signal);
+}
+
+// Every tensor of the newest checkpoint in dir, bytes.
+std::vector<Tensor> final_tensors(const std::string& dir) {
+    const std::vector<uint8_t> bytes = testutil::read_bytes(latest_checkpoint(dir));
+    return decode_safetensors(bytes, dir).tensors;
+}
+
+void require_identical(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+        INFO("tensor " << a[i].name);
+        REQUIRE(a[i].name == b[i].name);
+        REQUIRE(a[i].bytes == b[i].bytes);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("trainer: a small run learns the synthetic classes and saves one checkpoint per epoch", "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data");
+    const TrainConfig c = testutil::small_config(tmp / "data", tmp / "ckpt");
+    const TrainOutcome out = run(c);
+    CHECK(out.global_step == 3 * (1000 / 16));
+    CHECK(out.epochs_done == 3);
+    CHECK(list_checkpoint_files(c.ckpt_dir).size() == 3);
+    const TrainingState st = read_checkpoint(latest_checkpoint(c.ckpt_dir));
+    Workspace ws = make_workspace(st.net, 64);
+    const Mnist data = load_mnist(c.data_dir, 100);
+    CHECK(evaluate(st.net, data.test, ws).accuracy > 0.9);
+}
+
+TEST_CASE("trainer: stopped after an epoch and resumed ends byte-identical to an uninterrupted run", "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data");
+    TrainConfig whole = testutil::small_config(tmp / "data", tmp / "whole");
+    run(whole);
+
+    TrainConfig parts = testutil::small_config(tmp / "data", tmp / "parts");
+    parts.epochs = 1;
+    run(parts);
+    parts.epochs = 3;
+    const TrainOutcome out = run(parts);
+    CHECK(out.epochs_done == 2);
+    require_identical(final_tensors(whole.ckpt_dir), final_tensors(parts.ckpt_dir));
+}
+
+TEST_CASE("trainer: resumed step by step after stop signals on changing thread counts, the weights are byte-identical",
+          "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data", 300, 100);
+    TrainConfig whole = testutil::small_config(tmp / "data", tmp / "whole");
+    whole.epochs = 2;
+    whole.threads = 1;
+    run(whole);
+
+    // Each run takes one step, then finds the stop request, saves mid-epoch and returns.
+    TrainConfig parts = testutil::small_config(tmp / "data", tmp / "parts");
+    parts.epochs = 2;
+    const int64_t total = 2 * (200 / 16);
+    int runs = 0;
+    for (int64_t step = 0; step < total; ++step, ++runs) {
+        parts.threads = 1 + runs % 3;
+        const TrainOutcome out = run(parts, /*stop=*/15);
+        REQUIRE(out.stopped_by_signal == 15);
+        REQUIRE(out.global_step == step + 1);
+    }
+    CHECK(runs == total);
+    require_identical(final_tensors(whole.ckpt_dir), final_tensors(parts.ckpt_dir));
+}
+
+TEST_CASE("trainer: mid-epoch saves every N steps resume at the next batch of the same epoch order", "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data");
+    TrainConfig whole = testutil::small_config(tmp / "data", tmp / "whole");
+    whole.epochs = 2;
+    run(whole);
+
+    TrainConfig parts = testutil::small_config(tmp / "data", tmp / "parts");
+    parts.epochs = 2;
+    parts.save_every_steps = 5;
+    parts.max_to_keep = 0;
+    run(parts);
+    // Throw away everything after the mid-epoch checkpoint at step 70 (epoch 2, batch 8) and resume there.
+    for (const auto& [step, name] : list_checkpoint_files(parts.ckpt_dir))
+        if (step > 70) std::filesystem::remove(std::filesystem::path(parts.ckpt_dir) / name);
+    std::filesystem::remove(std::filesystem::path(parts.ckpt_dir) / "checkpoint");
+    REQUIRE(read_checkpoint(latest_checkpoint(parts.ckpt_dir)).global_step == 70);
+    parts.threads = 1;
+    run(parts);
+    require_identical(final_tensors(whole.ckpt_dir), final_tensors(parts.ckpt_dir));
+}
+
+TEST_CASE("trainer: resuming with other hidden widths is refused, naming the setting", "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data");
+    TrainConfig c = testutil::small_config(tmp / "data", tmp / "ckpt");
+    c.epochs = 1;
+    run(c);
+    const auto before = testutil::read_bytes(latest_checkpoint(c.ckpt_dir));
+    c.hidden = {30, 32};
+    c.epochs = 2;
+    REQUIRE_THROWS_WITH(run(c), Catch::Matchers::Contains("hidden") && Catch::Matchers::Contains("64,32"));
+    c.hidden = {64, 32};
+    c.batch_size = 20;
+    REQUIRE_THROWS_WITH(run(c), Catch::Matchers::Contains("batch_size"));
+    CHECK(testutil::read_bytes(latest_checkpoint(c.ckpt_dir)) == before);
+    CHECK(list_checkpoint_files(c.ckpt_dir).size() == 1);
+}
+
+TEST_CASE("trainer: a finished run rerun with the same epochs trains nothing and changes nothing", "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data");
+    TrainConfig c = testutil::small_config(tmp / "data", tmp / "ckpt");
+    c.epochs = 1;
+    run(c);
+    const auto before = testutil::read_bytes(latest_checkpoint(c.ckpt_dir));
+    const TrainOutcome again = run(c);
+    CHECK(again.epochs_done == 0);
+    CHECK(again.global_step == 1000 / 16);
+    CHECK(testutil::read_bytes(latest_checkpoint(c.ckpt_dir)) == before);
+}
+
+TEST_CASE("trainer: three failed saves in a row stop the run with a clear message", "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data");
+    TrainConfig c = testutil::small_config(tmp / "data", tmp / "ckpt");
+    const Mnist data = load_mnist(c.data_dir, 100);
+    std::atomic<int> signal{0};
+    REQUIRE_THROWS_WITH(train(c, data, signal, FaultPoint::write_error),
+                        Catch::Matchers::Contains("3 saves failed in a row"));
+    CHECK(list_checkpoint_files(c.ckpt_dir).empty());
+    for (const auto& entry : std::filesystem::directory_iterator(c.ckpt_dir))
+        CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+}
