@@ -27,6 +27,8 @@ void install_stop_handlers() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    // Past a file-size limit, write() should fail with EFBIG (a failed save, retried later), not kill us.
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 }  // namespace
