@@ -14,7 +14,7 @@ enum class Trans { N, T };
 void set_compute_threads(int threads);
 
 // Output tile shape (rows x cols of C). Fixed: changing them changes the bits of every result.
-constexpr int kTileRows = 64;
+constexpr int kTileRows = 48;
 constexpr int kTileCols = 128;
 
 // C[m x n] = op(A) * op(B), all row-major and densely packed. op(A) is m x k: A is stored m x k for

@@ -1,6 +1,7 @@
 // Forward and backward passes of the dropout MLP (see mlp.hpp).
 #include "src/mlp.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "src/gemm.hpp"
@@ -45,19 +46,21 @@ constexpr long kParallelMin = 1 << 15;
 // Dropout stream position of layer `layer` at `step`; masks of different layers and steps never share counters.
 uint32_t mask_stream(uint64_t step, size_t layer) { return uint32_t(layer) | uint32_t(step >> 32) << 8; }
 
-// x[i] = keep_i ? x[i] / keep : 0, for `count` elements, keep_i drawn for (seed, step, layer, i).
-// When relu is set the kept value is also clamped at zero (ReLU then dropout in one pass).
+// x[i] = keep_i ? x[i] / keep : 0, for `count` elements, keep_i drawn for (seed, step, layer, i):
+// element i uses word i % 4 of Philox block i / 4. When relu is set the kept value is also clamped
+// at zero (ReLU then dropout in one pass). Blocks are drawn eight at a time (32 elements).
 void dropout_inplace(float* x, size_t count, float keep, bool relu, const DropoutSpec& d, size_t layer) {
     const uint32_t stream = mask_stream(d.step, layer);
-    const long blocks = long((count + 3) / 4);
-#pragma omp parallel for schedule(static) if (blocks > kParallelMin / 4)
-    for (long b = 0; b < blocks; ++b) {
-        const Philox4 r = random_block(d.seed, Stream::dropout, uint32_t(d.step), stream, uint32_t(b));
-        const size_t base = size_t(b) * 4;
-        for (size_t j = 0; j < 4 && base + j < count; ++j) {
-            float& v = x[base + j];
-            const bool kept = uniform01(r[j]) < keep;
-            v = (kept && (!relu || v > 0.0f)) ? v / keep : 0.0f;
+    const long groups = long((count + 31) / 32);
+#pragma omp parallel for schedule(static) if (groups > kParallelMin / 32)
+    for (long g = 0; g < groups; ++g) {
+        uint32_t r[4][8];
+        random_blocks8(d.seed, Stream::dropout, uint32_t(d.step), stream, uint32_t(g * 8), r);
+        const size_t base = size_t(g) * 32, n = std::min<size_t>(32, count - base);
+        float* v = x + base;
+        for (size_t e = 0; e < n; ++e) {
+            const bool kept = uniform01(r[e % 4][e / 4]) < keep;
+            v[e] = (kept && (!relu || v[e] > 0.0f)) ? v[e] / keep : 0.0f;
         }
     }
 }

@@ -32,6 +32,25 @@ inline Philox4 random_block(uint64_t seed, Stream stream, uint32_t a, uint32_t b
     return philox4x32({index, b, a, uint32_t(stream)}, seed);
 }
 
+// Eight consecutive blocks at once: out[w][l] is word w of random_block(seed, stream, a, b, index + l).
+// Written as plain loops over the eight lanes so that the compiler vectorises them (vpmuludq).
+inline void random_blocks8(uint64_t seed, Stream stream, uint32_t a, uint32_t b, uint32_t index, uint32_t out[4][8]) {
+    uint32_t x0[8], x1[8], x2[8], x3[8];
+    for (int l = 0; l < 8; ++l) x0[l] = index + uint32_t(l), x1[l] = b, x2[l] = a, x3[l] = uint32_t(stream);
+    uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+        for (int l = 0; l < 8; ++l) {
+            const uint64_t p0 = uint64_t(0xD2511F53u) * x0[l];
+            const uint64_t p1 = uint64_t(0xCD9E8D57u) * x2[l];
+            const uint32_t n0 = uint32_t(p1 >> 32) ^ x1[l] ^ k0, n2 = uint32_t(p0 >> 32) ^ x3[l] ^ k1;
+            x0[l] = n0, x1[l] = uint32_t(p1), x2[l] = n2, x3[l] = uint32_t(p0);
+        }
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    for (int l = 0; l < 8; ++l) out[0][l] = x0[l], out[1][l] = x1[l], out[2][l] = x2[l], out[3][l] = x3[l];
+}
+
 // A float uniform in [0, 1) with 24 random bits.
 inline float uniform01(uint32_t bits) { return float(bits >> 8) * (1.0f / 16777216.0f); }
 

@@ -48,3 +48,12 @@ TEST_CASE("rng: uniform floats lie in [0, 1)", "[rng]") {
     CHECK(uniform01(0xffffffffu) < 1.0f);
     CHECK(uniform01(0x80000000u) == 0.5f);
 }
+
+TEST_CASE("rng: eight blocks at once equal eight single blocks", "[rng]") {
+    uint32_t r[4][8];
+    random_blocks8(0x1234567890ull, Stream::dropout, 77, 3, 1000, r);
+    for (uint32_t l = 0; l < 8; ++l) {
+        const Philox4 one = random_block(0x1234567890ull, Stream::dropout, 77, 3, 1000 + l);
+        for (int w = 0; w < 4; ++w) REQUIRE(r[w][l] == one[w]);
+    }
+}
