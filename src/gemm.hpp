@@ -14,8 +14,8 @@ enum class Trans { N, T };
 void set_compute_threads(int threads);
 
 // Output tile shape (rows x cols of C). Fixed: changing them changes the bits of every result.
-constexpr int kTileRows = 48;
-constexpr int kTileCols = 128;
+constexpr int kTileRows = 96;
+constexpr int kTileCols = 64;
 
 // C[m x n] = op(A) * op(B), all row-major and densely packed. op(A) is m x k: A is stored m x k for
 // Trans::N, k x m for Trans::T; op(B) is k x n: B is stored k x n for Trans::N, n x k for Trans::T.

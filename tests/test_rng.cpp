@@ -49,7 +49,7 @@ TEST_CASE("rng: uniform floats lie in [0, 1)", "[rng]") {
     CHECK(uniform01(0x80000000u) == 0.5f);
 }
 
-TEST_CASE("rng: eight blocks at once equal eight single blocks", "[rng]") {
+TEST_CASE("rng: eight blocks at once (AVX2 where built with it) equal eight single blocks", "[rng]") {
     uint32_t r[4][8];
     random_blocks8(0x1234567890ull, Stream::dropout, 77, 3, 1000, r);
     for (uint32_t l = 0; l < 8; ++l) {
