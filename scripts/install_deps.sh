@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 zlib1g-dev nlohmann-json3-dev)
 if [[ "${1:-}" == "--with-peer" ]]; then
-  packages+=(python3-torch python3-numpy time)
+  packages+=(python3-torch python3-numpy libopenblas0-pthread time bc)
 fi
 
 missing=()

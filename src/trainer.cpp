@@ -14,6 +14,9 @@
 namespace mnist {
 namespace {
 
+// Set during static initialisation, before main: the start of the program, for "time to first step".
+const auto kProgramStart = std::chrono::steady_clock::now();
+
 double unix_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -88,14 +91,16 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
 
     Saver saver(c.ckpt_dir, c.max_to_keep, c.keep_checkpoint_every_n_hours, fault);
     DirectoryLock lock(c.ckpt_dir);
+    const auto restore_start = std::chrono::steady_clock::now();
     RestoreResult restored = saver.restore_latest();
+    const double restore_ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - restore_start).count();
     for (const std::string& w : restored.warnings) spdlog::warn("{}", w);
     TrainingState st;
     if (restored.state) {
         st = resumed_state(std::move(*restored.state), restored.file, c, input_size, steps_per_epoch);
-        spdlog::info("restored {} from '{}': global_step {}, epoch {}, step {} of {} in the epoch",
-                     restored.file, c.ckpt_dir, st.global_step, st.epoch() + 1, st.global_step % steps_per_epoch,
-                     steps_per_epoch);
+        spdlog::info("restored {} from '{}' in {:.1f} ms: global_step {}, epoch {}, step {} of {} in the epoch",
+                     restored.file, c.ckpt_dir, restore_ms, st.global_step, st.epoch() + 1,
+                     st.global_step % steps_per_epoch, steps_per_epoch);
     } else {
         st = fresh_state(c, input_size, steps_per_epoch);
         spdlog::info("new run in '{}': network {}, {} steps per epoch, {} epochs", c.ckpt_dir,
@@ -119,9 +124,11 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
 
     auto save = [&](const char* why) {
         try {
+            const auto t = clock::now();
             out.last_checkpoint = saver.save(st, unix_now());
             failed_saves = 0;
-            spdlog::info("saved {} ({})", (std::filesystem::path(c.ckpt_dir) / out.last_checkpoint).string(), why);
+            spdlog::info("saved {} ({}, {:.1f} ms)", (std::filesystem::path(c.ckpt_dir) / out.last_checkpoint).string(),
+                         why, 1e3 * std::chrono::duration<double>(clock::now() - t).count());
         } catch (const CheckpointError& e) {
             if (++failed_saves >= kMaxFailedSavesInARow)
                 throw CheckpointError(std::string(e.what()) + "\n" + std::to_string(failed_saves) +
@@ -150,6 +157,9 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
         const auto t0 = clock::now();
         st.epoch_loss_sum += train_step(st, data.train, order.data() + b * batch, batch, ws, labels);
         train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+        if (images_this_epoch == 0 && out.epochs_done == 0)
+            spdlog::info("first step done {:.3f} s after the program started",
+                         std::chrono::duration<double>(clock::now() - kProgramStart).count());
         images_this_epoch += batch;
 
         const bool epoch_end = st.global_step % steps_per_epoch == 0;

@@ -1,6 +1,7 @@
 // ./eval: test accuracy, loss, per-class accuracy and confusion matrix of the latest (or a chosen)
 // checkpoint, or of every kept checkpoint with --all; --json prints the same as JSON.
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -16,7 +17,7 @@ namespace {
 
 using namespace mnist;
 
-nlohmann::ordered_json to_json(const std::string& file, const TrainingState& st, const EvalResult& r) {
+nlohmann::ordered_json to_json(const std::string& file, const TrainingState& st, const EvalResult& r, double secs) {
     nlohmann::ordered_json j;
     j["checkpoint"] = file;
     j["global_step"] = st.global_step;
@@ -26,12 +27,15 @@ nlohmann::ordered_json to_json(const std::string& file, const TrainingState& st,
     j["loss"] = r.loss;
     j["per_class_accuracy"] = r.per_class_accuracy;
     j["confusion_matrix"] = r.confusion;
+    j["eval_seconds"] = secs;
+    j["images_per_s"] = secs > 0 ? double(r.count) / secs : 0.0;
     return j;
 }
 
-void print_text(const std::string& file, const TrainingState& st, const EvalResult& r) {
+void print_text(const std::string& file, const TrainingState& st, const EvalResult& r, double secs) {
     std::printf("checkpoint   %s\nglobal_step  %lld (epoch %lld)\nimages       %lld\naccuracy     %.4f\nloss         %.4f\n",
                 file.c_str(), (long long)st.global_step, (long long)st.epoch(), (long long)r.count, r.accuracy, r.loss);
+    std::printf("evaluated in %.3f s (%.0f images/s)\n", secs, secs > 0 ? double(r.count) / secs : 0.0);
     std::printf("\nper-class accuracy\n");
     for (size_t c = 0; c < r.per_class_accuracy.size(); ++c) std::printf("  %zu  %.4f\n", c, r.per_class_accuracy[c]);
     std::printf("\nconfusion matrix (rows: true class, columns: predicted)\n      ");
@@ -68,12 +72,14 @@ int main(int argc, char** argv) {
                                       " inputs but the images in '" + o.data_dir + "' have " +
                                       std::to_string(test.image_size()) + " pixels");
             Workspace ws = make_workspace(st.net, 1000);
+            const auto t0 = std::chrono::steady_clock::now();
             const EvalResult r = evaluate(st.net, test, ws);
-            if (o.all && o.json) all.push_back(to_json(file, st, r));
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (o.all && o.json) all.push_back(to_json(file, st, r, secs));
             else if (o.all) std::printf("%s  global_step %lld  accuracy %.4f  loss %.4f\n", file.c_str(),
                                         (long long)st.global_step, r.accuracy, r.loss);
-            else if (o.json) std::cout << to_json(file, st, r).dump() << "\n";
-            else print_text(file, st, r);
+            else if (o.json) std::cout << to_json(file, st, r, secs).dump() << "\n";
+            else print_text(file, st, r, secs);
         }
         if (o.all && o.json) std::cout << all.dump() << "\n";
         return 0;
