@@ -5,6 +5,8 @@
 // checkpoint or delete the right one.
 #include "src/checkpoint_state.hpp"
 
+#include "src/config.hpp"
+
 #include <cctype>
 #include <cmath>
 #include <cstddef>
@@ -22,28 +24,9 @@ const char* const kAllTimestamps = "all_model_checkpoint_timestamps";
 const char* const kLastPreserved = "last_preserved_timestamp";
 const char* const kPreservedComment = "# preserved: ";
 
-// Shortest decimal text that reads back as exactly `x` (non-finite values as inf/nan, which the
+// Doubles as the shortest text that reads back exactly (non-finite ones as inf/nan, which the
 // protobuf text format also reads).
-// Plain notation when that is as short (3600, not 3.6e+03; timestamps as 1764441000.25).
-std::string num(double x) {
-    char buf[64];
-    std::string best;
-    for (int precision = 1; precision <= 17; ++precision) {
-        std::snprintf(buf, sizeof buf, "%.*g", precision, x);
-        if (std::strtod(buf, nullptr) == x) break;
-    }
-    best = buf;
-    if (std::isfinite(x) && std::fabs(x) < 1e16) {
-        for (int decimals = 0; decimals <= 17; ++decimals) {
-            std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
-            if (std::strtod(buf, nullptr) == x) {
-                if (std::strlen(buf) <= best.size()) best = buf;
-                break;
-            }
-        }
-    }
-    return best;
-}
+std::string num(double x) { return exact_decimal(x); }
 
 std::string quote(const std::string& s) {
     std::string out = "\"";

@@ -14,15 +14,7 @@
 
 namespace mnist {
 
-namespace {
-
-using ojson = nlohmann::ordered_json;
-
-constexpr int kMaxWidth = 1'000'000;
-
-// Shortest decimal text that reads back as exactly `x`.
-// Plain notation when that is as short (3600, not 3.6e+03; timestamps as 1764441000.25).
-std::string num(double x) {
+std::string exact_decimal(double x) {
     char buf[64];
     std::string best;
     for (int precision = 1; precision <= 17; ++precision) {
@@ -41,6 +33,15 @@ std::string num(double x) {
     }
     return best;
 }
+
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+constexpr int kMaxWidth = 1'000'000;
+
+std::string num(double x) { return exact_decimal(x); }
 
 std::string num(int64_t x) {
     return std::to_string(x);

@@ -37,6 +37,10 @@ struct TrainConfig {
 // throws ConfigError naming the option, the value found and what is allowed.
 void validate(const TrainConfig& c);
 
+// Shortest decimal text that reads back as exactly x; plain notation when that is as short
+// (3600, not 3.6e+03; timestamps as 1764441000.25). Used wherever a double is written as text.
+std::string exact_decimal(double x);
+
 // JSON text of every field (stable key order), and back. from_json throws ConfigError on a
 // missing or mistyped field, naming it; it ignores unknown keys and does not validate() the values.
 std::string to_json(const TrainConfig& c);

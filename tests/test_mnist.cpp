@@ -6,54 +6,34 @@
 #include "data_loader/idx.hpp"
 
 #include <catch2/catch.hpp>
-#include <zlib.h>
 
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "tests/test_util.hpp"
+
 using Catch::Matchers::Contains;
 using mnist::IdxError;
+using testutil::idx_images;
+using testutil::idx_labels;
+using testutil::put_be32;
+using testutil::TempDir;
+using testutil::write_bytes;
+using testutil::write_gz;
 
 namespace {
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("mnist_test_" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string dir() const { return path.string(); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void put_be32(Bytes& b, uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) b.push_back(uint8_t(v >> s));
-}
-
+// Writes bytes raw or gzip-compressed.
 void write_file(const std::string& path, const Bytes& b, bool gz) {
-    if (gz) {
-        gzFile g = gzopen(path.c_str(), "wb");
-        REQUIRE(g != nullptr);
-        REQUIRE(gzwrite(g, b.data(), unsigned(b.size())) == int(b.size()));
-        REQUIRE(gzclose(g) == Z_OK);
-    } else {
-        std::ofstream f(path, std::ios::binary);
-        f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
-        REQUIRE(f.good());
-    }
+    if (gz)
+        write_gz(path, b);
+    else
+        write_bytes(path, b);
 }
 
 // Image i has pixel j = (base + i + 16*j) % 256, so its first pixel identifies it; its label is (base + i) % 10.
@@ -61,22 +41,16 @@ uint8_t pixel(uint32_t base, uint32_t i, uint32_t j) { return uint8_t((base + i 
 uint8_t label(uint32_t base, uint32_t i) { return uint8_t((base + i) % 10); }
 
 void write_images(const std::string& path, uint32_t count, uint32_t rows, uint32_t cols, uint32_t base, bool gz) {
-    Bytes b;
-    put_be32(b, 2051);
-    put_be32(b, count);
-    put_be32(b, rows);
-    put_be32(b, cols);
+    Bytes px;
     for (uint32_t i = 0; i < count; ++i)
-        for (uint32_t j = 0; j < rows * cols; ++j) b.push_back(pixel(base, i, j));
-    write_file(path, b, gz);
+        for (uint32_t j = 0; j < rows * cols; ++j) px.push_back(pixel(base, i, j));
+    write_file(path, idx_images(count, rows, cols, px), gz);
 }
 
 void write_labels(const std::string& path, uint32_t count, uint32_t base, bool gz) {
-    Bytes b;
-    put_be32(b, 2049);
-    put_be32(b, count);
-    for (uint32_t i = 0; i < count; ++i) b.push_back(label(base, i));
-    write_file(path, b, gz);
+    Bytes lb;
+    for (uint32_t i = 0; i < count; ++i) lb.push_back(label(base, i));
+    write_file(path, idx_labels(lb), gz);
 }
 
 constexpr uint32_t kTrainBase = 0, kTestBase = 100;
@@ -88,10 +62,10 @@ struct FakeMnist {
 
     void write(const TempDir& t) const {
         const std::string sfx = gz ? ".gz" : "";
-        write_images(t.file("train-images-idx3-ubyte" + sfx), train, rows, cols, kTrainBase, gz);
-        write_labels(t.file("train-labels-idx1-ubyte" + sfx), train_labels, kTrainBase, gz);
-        write_images(t.file("t10k-images-idx3-ubyte" + sfx), test, test_rows, test_cols, kTestBase, gz);
-        write_labels(t.file("t10k-labels-idx1-ubyte" + sfx), test_labels, kTestBase, gz);
+        write_images(t / ("train-images-idx3-ubyte" + sfx), train, rows, cols, kTrainBase, gz);
+        write_labels(t / ("train-labels-idx1-ubyte" + sfx), train_labels, kTrainBase, gz);
+        write_images(t / ("t10k-images-idx3-ubyte" + sfx), test, test_rows, test_cols, kTestBase, gz);
+        write_labels(t / ("t10k-labels-idx1-ubyte" + sfx), test_labels, kTestBase, gz);
     }
 };
 
@@ -121,19 +95,19 @@ TEST_CASE("mnist: finds the raw files and falls back to .gz files when the raw o
     TempDir t;
     FakeMnist f;
     f.write(t);
-    write_images(t.file("t10k-images-idx3-ubyte.gz"), 5, 3, 2, kTestBase, true);  // raw one wins
-    fs::remove(t.file("train-labels-idx1-ubyte"));
-    write_labels(t.file("train-labels-idx1-ubyte.gz"), 12, kTrainBase, true);
-    const mnist::MnistFiles files = mnist::find_mnist_files(t.dir());
-    CHECK(files.train_images == t.file("train-images-idx3-ubyte"));
-    CHECK(files.train_labels == t.file("train-labels-idx1-ubyte.gz"));
-    CHECK(files.test_images == t.file("t10k-images-idx3-ubyte"));
-    CHECK(files.test_labels == t.file("t10k-labels-idx1-ubyte"));
+    write_images(t / "t10k-images-idx3-ubyte.gz", 5, 3, 2, kTestBase, true);  // raw one wins
+    fs::remove(t / "train-labels-idx1-ubyte");
+    write_labels(t / "train-labels-idx1-ubyte.gz", 12, kTrainBase, true);
+    const mnist::MnistFiles files = mnist::find_mnist_files(t.str());
+    CHECK(files.train_images == t / "train-images-idx3-ubyte");
+    CHECK(files.train_labels == t / "train-labels-idx1-ubyte.gz");
+    CHECK(files.test_images == t / "t10k-images-idx3-ubyte");
+    CHECK(files.test_labels == t / "t10k-labels-idx1-ubyte");
 }
 
 TEST_CASE("mnist: a missing data directory is reported with the `make data` hint", "[mnist]") {
     TempDir t;
-    const std::string missing = t.file("nowhere");
+    const std::string missing = t / "nowhere";
     REQUIRE_THROWS_AS(mnist::find_mnist_files(missing), IdxError);
     REQUIRE_THROWS_WITH(mnist::find_mnist_files(missing),
                         Contains("data directory '" + missing + "' does not exist") && Contains("make data") &&
@@ -146,19 +120,19 @@ TEST_CASE("mnist: a missing file is reported with both names tried and the hint"
     TempDir t;
     FakeMnist f;
     f.write(t);
-    fs::remove(t.file("t10k-labels-idx1-ubyte"));
-    const std::string raw = t.file("t10k-labels-idx1-ubyte");
-    REQUIRE_THROWS_WITH(mnist::find_mnist_files(t.dir()),
+    fs::remove(t / "t10k-labels-idx1-ubyte");
+    const std::string raw = t / "t10k-labels-idx1-ubyte";
+    REQUIRE_THROWS_WITH(mnist::find_mnist_files(t.str()),
                         Contains("'t10k-labels-idx1-ubyte'") && Contains("'" + raw + "'") &&
                             Contains("'" + raw + ".gz'") && Contains("make data"));
-    REQUIRE_THROWS_WITH(mnist::load_mnist_test(t.dir()), Contains(raw + ".gz") && Contains("make data"));
+    REQUIRE_THROWS_WITH(mnist::load_mnist_test(t.str()), Contains(raw + ".gz") && Contains("make data"));
 }
 
 TEST_CASE("mnist: loads train, validation and test sets with their sizes and dimensions", "[mnist]") {
     TempDir t;
     FakeMnist f;
     f.write(t);
-    const mnist::Mnist m = mnist::load_mnist(t.dir(), 4);
+    const mnist::Mnist m = mnist::load_mnist(t.str(), 4);
     CHECK(m.validation.size() == 4);
     CHECK(m.train.size() == 8);
     CHECK(m.test.size() == 5);
@@ -175,7 +149,7 @@ TEST_CASE("mnist: the validation split takes the first validation_size training 
     TempDir t;
     FakeMnist f;
     f.write(t);
-    const mnist::Mnist m = mnist::load_mnist(t.dir(), 5);
+    const mnist::Mnist m = mnist::load_mnist(t.str(), 5);
     CHECK(m.validation.pixels[0] == pixel(kTrainBase, 0, 0));
     CHECK(m.train.pixels[0] == pixel(kTrainBase, 5, 0));
     check_content(m.validation, kTrainBase, 0);
@@ -186,7 +160,7 @@ TEST_CASE("mnist: a validation_size of zero leaves every training image for trai
     TempDir t;
     FakeMnist f;
     f.write(t);
-    const mnist::Mnist m = mnist::load_mnist(t.dir(), 0);
+    const mnist::Mnist m = mnist::load_mnist(t.str(), 0);
     CHECK(m.validation.size() == 0);
     CHECK(m.validation.pixels.empty());
     CHECK(m.validation.rows == 3);
@@ -197,11 +171,11 @@ TEST_CASE("mnist: rejects a validation_size not below the number of training ima
     TempDir t;
     FakeMnist f;
     f.write(t);
-    REQUIRE_THROWS_AS(mnist::load_mnist(t.dir(), 12), IdxError);
-    REQUIRE_THROWS_WITH(mnist::load_mnist(t.dir(), 12),
+    REQUIRE_THROWS_AS(mnist::load_mnist(t.str(), 12), IdxError);
+    REQUIRE_THROWS_WITH(mnist::load_mnist(t.str(), 12),
                         Contains("validation_size is 12") && Contains("only 12 training images"));
-    REQUIRE_THROWS_WITH(mnist::load_mnist(t.dir(), 5000), Contains("validation_size is 5000"));
-    CHECK(mnist::load_mnist(t.dir(), 11).train.size() == 1);
+    REQUIRE_THROWS_WITH(mnist::load_mnist(t.str(), 5000), Contains("validation_size is 5000"));
+    CHECK(mnist::load_mnist(t.str(), 11).train.size() == 1);
 }
 
 TEST_CASE("mnist: rejects a label file whose count differs from the image file", "[mnist]") {
@@ -210,19 +184,19 @@ TEST_CASE("mnist: rejects a label file whose count differs from the image file",
     SECTION("training set") {
         f.train_labels = 11;
         f.write(t);
-        REQUIRE_THROWS_WITH(mnist::load_mnist(t.dir(), 0),
-                            Contains("training set") && Contains(t.file("train-images-idx3-ubyte")) &&
-                                Contains("holds 12 images") && Contains(t.file("train-labels-idx1-ubyte")) &&
+        REQUIRE_THROWS_WITH(mnist::load_mnist(t.str(), 0),
+                            Contains("training set") && Contains(t / "train-images-idx3-ubyte") &&
+                                Contains("holds 12 images") && Contains(t / "train-labels-idx1-ubyte") &&
                                 Contains("holds 11 labels"));
     }
     SECTION("test set") {
         f.test = 6;
         f.write(t);
-        REQUIRE_THROWS_WITH(mnist::load_mnist(t.dir(), 0),
-                            Contains("test set") && Contains(t.file("t10k-images-idx3-ubyte")) &&
-                                Contains("holds 6 images") && Contains(t.file("t10k-labels-idx1-ubyte")) &&
+        REQUIRE_THROWS_WITH(mnist::load_mnist(t.str(), 0),
+                            Contains("test set") && Contains(t / "t10k-images-idx3-ubyte") &&
+                                Contains("holds 6 images") && Contains(t / "t10k-labels-idx1-ubyte") &&
                                 Contains("holds 5 labels"));
-        REQUIRE_THROWS_WITH(mnist::load_mnist_test(t.dir()), Contains("holds 6 images"));
+        REQUIRE_THROWS_WITH(mnist::load_mnist_test(t.str()), Contains("holds 6 images"));
     }
 }
 
@@ -232,9 +206,9 @@ TEST_CASE("mnist: rejects test images whose size differs from the training image
     f.test_rows = 2;
     f.test_cols = 3;
     f.write(t);
-    REQUIRE_THROWS_WITH(mnist::load_mnist(t.dir(), 0),
-                        Contains("test images in '" + t.file("t10k-images-idx3-ubyte") + "' are 2x3") &&
-                            Contains("training images in '" + t.file("train-images-idx3-ubyte") + "' are 3x2"));
+    REQUIRE_THROWS_WITH(mnist::load_mnist(t.str(), 0),
+                        Contains("test images in '" + (t / "t10k-images-idx3-ubyte") + "' are 2x3") &&
+                            Contains("training images in '" + (t / "train-images-idx3-ubyte") + "' are 3x2"));
 }
 
 TEST_CASE("mnist: passes on errors of the individual files", "[mnist]") {
@@ -245,21 +219,21 @@ TEST_CASE("mnist: passes on errors of the individual files", "[mnist]") {
     put_be32(bad, 2049);
     put_be32(bad, 12);
     bad.resize(8 + 12, 10);  // every label is 10
-    write_file(t.file("train-labels-idx1-ubyte"), bad, false);
-    REQUIRE_THROWS_WITH(mnist::load_mnist(t.dir(), 0),
-                        Contains(t.file("train-labels-idx1-ubyte")) && Contains("label 0 is 10"));
+    write_bytes(t / "train-labels-idx1-ubyte", bad);
+    REQUIRE_THROWS_WITH(mnist::load_mnist(t.str(), 0),
+                        Contains(t / "train-labels-idx1-ubyte") && Contains("label 0 is 10"));
 }
 
 TEST_CASE("mnist: load_mnist_test needs only the test files", "[mnist]") {
     TempDir t;
     FakeMnist f;
     f.write(t);
-    fs::remove(t.file("train-images-idx3-ubyte"));
-    fs::remove(t.file("train-labels-idx1-ubyte"));
-    const mnist::Dataset d = mnist::load_mnist_test(t.dir());
+    fs::remove(t / "train-images-idx3-ubyte");
+    fs::remove(t / "train-labels-idx1-ubyte");
+    const mnist::Dataset d = mnist::load_mnist_test(t.str());
     CHECK(d.size() == 5);
     check_content(d, kTestBase, 0);
-    REQUIRE_THROWS_WITH(mnist::load_mnist(t.dir(), 0), Contains("train-images-idx3-ubyte"));
+    REQUIRE_THROWS_WITH(mnist::load_mnist(t.str(), 0), Contains("train-images-idx3-ubyte"));
 }
 
 TEST_CASE("mnist: loads gzip-compressed files like raw ones", "[mnist]") {
@@ -267,7 +241,7 @@ TEST_CASE("mnist: loads gzip-compressed files like raw ones", "[mnist]") {
     FakeMnist f;
     f.gz = true;
     f.write(t);
-    const mnist::Mnist m = mnist::load_mnist(t.dir(), 3);
+    const mnist::Mnist m = mnist::load_mnist(t.str(), 3);
     check_content(m.validation, kTrainBase, 0);
     check_content(m.train, kTrainBase, 3);
     check_content(m.test, kTestBase, 0);

@@ -5,8 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <zlib.h>
 
 #include "src/config.hpp"
 
@@ -39,6 +42,14 @@ inline void write_bytes(const std::string& path, const std::vector<uint8_t>& byt
     f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
 }
 
+// Writes bytes gzip-compressed (one gzip member); throws std::runtime_error naming the file on failure.
+inline void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
+    gzFile g = gzopen(path.c_str(), "wb");
+    if (g == nullptr) throw std::runtime_error("write_gz: cannot open '" + path + "'");
+    const bool wrote = gzwrite(g, bytes.data(), unsigned(bytes.size())) == int(bytes.size());
+    if (gzclose(g) != Z_OK || !wrote) throw std::runtime_error("write_gz: cannot write '" + path + "'");
+}
+
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
@@ -60,6 +71,13 @@ inline std::vector<uint8_t> idx_labels(const std::vector<uint8_t>& labels) {
     put_be32(out, uint32_t(labels.size()));
     out.insert(out.end(), labels.begin(), labels.end());
     return out;
+}
+
+// A copy of bytes with the big-endian 32-bit field at offset replaced by v: a header that lies about
+// its magic number or count (offset 0 is the magic, 4 the count, 8 and 12 the rows and columns).
+inline std::vector<uint8_t> with_be32(std::vector<uint8_t> bytes, size_t offset, uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes.at(offset + size_t(i)) = uint8_t(v >> (24 - 8 * i));
+    return bytes;
 }
 
 // Images of side x side pixels where class c lights up row c % side and column c (plus noise), so a
