@@ -76,7 +76,7 @@ TEST_CASE("config: rejects a batch size below 1", "[config]") {
     REQUIRE_THROWS_WITH(validate(c), "--batch_size must be at least 1, got 0");
 }
 
-TEST_CASE("config: rejects keep probabilities outside (0, 1]", "[config]") {
+TEST_CASE("config: rejects keep probabilities that are not above 0 and at most 1", "[config]") {
     for (double p : {0.0, -0.5, 1.0000000000000002, 2.0, std::nan(""), HUGE_VAL}) {
         TrainConfig c;
         c.keep_prob_input = p;
@@ -101,7 +101,7 @@ TEST_CASE("config: rejects a learning rate that is not positive and finite", "[c
     REQUIRE_THROWS_WITH(validate(c), Contains("got -0.001"));
 }
 
-TEST_CASE("config: rejects decay and momentum outside [0, 1)", "[config]") {
+TEST_CASE("config: rejects decay and momentum below 0 or from 1 up", "[config]") {
     for (double x : {1.0, -0.1, 1.5, std::nan("")}) {
         TrainConfig c;
         c.decay = x;
@@ -153,7 +153,7 @@ TEST_CASE("config: rejects keep_checkpoint_every_n_hours that is not positive", 
     REQUIRE_THROWS_WITH(validate(c), Contains("got inf"));
 }
 
-TEST_CASE("config: rejects an empty hidden list and widths outside [1, 1000000]", "[config]") {
+TEST_CASE("config: rejects an empty hidden list and widths below 1 or above 1000000", "[config]") {
     TrainConfig c;
     c.hidden = {};
     REQUIRE_THROWS_WITH(validate(c),
