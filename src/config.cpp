@@ -108,6 +108,11 @@ void validate(const TrainConfig& c) {
     require_at_least("threads", c.threads, 0);
     require_at_least("save_every_steps", c.save_every_steps, 0);
     require_non_negative("save_every_secs", c.save_every_secs);
+    if (c.init_from.empty() && !c.init_map.empty())
+        throw ConfigError("--init_map needs --init_from (the file to take the tensors from), got --init_map '" +
+                          c.init_map + "' alone");
+    if (c.init_from.empty() && c.init_optimizer)
+        throw ConfigError("--init_optimizer needs --init_from (the file to take the slots from)");
 }
 
 std::string to_json(const TrainConfig& c) {
@@ -132,6 +137,9 @@ std::string to_json(const TrainConfig& c) {
     j["threads"] = c.threads;
     j["save_every_steps"] = c.save_every_steps;
     j["save_every_secs"] = c.save_every_secs;
+    j["init_from"] = c.init_from;
+    j["init_map"] = c.init_map;
+    j["init_optimizer"] = c.init_optimizer;
     // nlohmann prints doubles with the shortest text that round-trips; non-finite values would become
     // null, which validate() rules out.
     return j.dump();
@@ -204,6 +212,14 @@ uint64_t get_uint64(const ojson& j, const char* name) {
     mistyped(name, "a non-negative 64-bit integer", v);
 }
 
+// Fields added after the first release: absent in older checkpoints' configurations.
+std::string get_string_or(const ojson& j, const char* name, const std::string& otherwise) {
+    return j.contains(name) ? get_string(j, name) : otherwise;
+}
+bool get_bool_or(const ojson& j, const char* name, bool otherwise) {
+    return j.contains(name) ? get_bool(j, name) : otherwise;
+}
+
 std::vector<int> get_widths(const ojson& j, const char* name) {
     const ojson& v = field(j, name);
     if (!v.is_array()) mistyped(name, "an array of integers", v);
@@ -249,6 +265,9 @@ TrainConfig config_from_json(const std::string& text) {
     c.threads = get_int(j, "threads");
     c.save_every_steps = get_int64(j, "save_every_steps");
     c.save_every_secs = get_double(j, "save_every_secs");
+    c.init_from = get_string_or(j, "init_from", "");
+    c.init_map = get_string_or(j, "init_map", "");
+    c.init_optimizer = get_bool_or(j, "init_optimizer", false);
     return c;
 }
 

@@ -32,6 +32,10 @@ struct TrainConfig {
     int threads = 0;  // 0: all cores
     int64_t save_every_steps = 0;   // 0: only at epoch ends
     double save_every_secs = 0.0;   // 0: off
+    // Warm start of a new run (ignored when ckpt_dir already holds a checkpoint of this run):
+    std::string init_from;        // a checkpoint or exported file whose tensors initialise weights ("": none)
+    std::string init_map;         // "target=source,..." (see transfer.hpp); "": every weight name in both
+    bool init_optimizer = false;  // also copy each mapped source's RMSProp slots
 };
 
 // throws ConfigError naming the option, the value found and what is allowed.
@@ -43,6 +47,7 @@ std::string exact_decimal(double x);
 
 // JSON text of every field (stable key order), and back. from_json throws ConfigError on a
 // missing or mistyped field, naming it; it ignores unknown keys and does not validate() the values.
+// The init_* fields may be missing (configurations written before they existed): they default to off.
 std::string to_json(const TrainConfig& c);
 TrainConfig config_from_json(const std::string& text);
 

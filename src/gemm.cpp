@@ -55,14 +55,15 @@ void eigen_tile(int m, int n, int k, const float* A, const float* B, float* C, i
 constexpr int kMR = 6, kNR = 16, kKC = 784;  // kKC: no k-blocking for this model's products (measured best)
 
 // acc(6x16) = (first ? 0 : c) + a_panel * b_panel over kc terms; c has row stride ldc.
-inline void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* __restrict c, int ldc,
-                         bool first) {
+// b advances by ldb floats per step of p: 16 for a packed panel, n when reading a row-major B in place.
+inline void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, int ldb, float* __restrict c,
+                         int ldc, bool first) {
     __m256 acc[kMR][2];
     for (int i = 0; i < kMR; ++i)
         for (int j = 0; j < 2; ++j)
             acc[i][j] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(c + i * ldc + 8 * j);
     for (int p = 0; p < kc; ++p) {
-        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
         for (int i = 0; i < kMR; ++i) {
             const __m256 ai = _mm256_broadcast_ss(a + i);
@@ -70,7 +71,7 @@ inline void micro_kernel(int kc, const float* __restrict a, const float* __restr
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
         a += kMR;
-        b += kNR;
+        b += ldb;
     }
     for (int i = 0; i < kMR; ++i)
         for (int j = 0; j < 2; ++j) _mm256_storeu_ps(c + i * ldc + 8 * j, acc[i][j]);
@@ -142,8 +143,10 @@ void avx2_gemm(int m, int n, int k, const float* A, const float* B, float* C) {
     {
 #pragma omp for schedule(static) nowait
         for (int q = 0; q < panels_a; ++q) pack_a_panel<TA>(m, k, A, q, pa + size_t(q) * kMR * k);
+        // A row-major op(B) is read in place (its rows are contiguous), except a partial last panel.
 #pragma omp for schedule(static)
-        for (int q = 0; q < panels_b; ++q) pack_b_panel<TB>(n, k, B, q, pb + size_t(q) * kNR * k);
+        for (int q = 0; q < panels_b; ++q)
+            if (TB == Trans::T || (q + 1) * kNR > n) pack_b_panel<TB>(n, k, B, q, pb + size_t(q) * kNR * k);
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < tiles; ++t) {
             const int qa0 = (t / tiles_n) * tile_pa, qb0 = (t % tiles_n) * tile_pb;
@@ -152,21 +155,23 @@ void avx2_gemm(int m, int n, int k, const float* A, const float* B, float* C) {
                 const int kc = std::min(kKC, k - p0);
                 const bool first = p0 == 0;
                 for (int qb = qb0; qb < qb1; ++qb) {
-                    const float* b = pb + size_t(qb) * kNR * k + size_t(p0) * kNR;
                     const int j = qb * kNR, w = std::min(kNR, n - j);
+                    const bool in_place = TB == Trans::N && w == kNR;
+                    const float* b = in_place ? B + size_t(p0) * n + j : pb + size_t(qb) * kNR * k + size_t(p0) * kNR;
+                    const int ldb = in_place ? n : kNR;
                     for (int qa = qa0; qa < qa1; ++qa) {
                         const float* a = pa + size_t(qa) * kMR * k + size_t(p0) * kMR;
                         const int i = qa * kMR, h = std::min(kMR, m - i);
                         float* c = C + size_t(i) * n + j;
                         if (h == kMR && w == kNR) {
-                            micro_kernel(kc, a, b, c, n, first);
+                            micro_kernel(kc, a, b, ldb, c, n, first);
                             continue;
                         }
                         // A block at the matrix edge goes through a full-size scratch block.
                         alignas(32) float edge[kMR * kNR] = {};
                         for (int r = 0; r < h && !first; ++r)
                             for (int col = 0; col < w; ++col) edge[r * kNR + col] = c[size_t(r) * n + col];
-                        micro_kernel(kc, a, b, edge, kNR, first);
+                        micro_kernel(kc, a, b, ldb, edge, kNR, first);
                         for (int r = 0; r < h; ++r)
                             for (int col = 0; col < w; ++col) c[size_t(r) * n + col] = edge[r * kNR + col];
                     }
