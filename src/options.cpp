@@ -6,6 +6,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include "src/transfer.hpp"
+
 namespace mnist {
 namespace {
 
@@ -105,6 +107,9 @@ TrainOptions parse_train_options(int argc, const char* const* argv) {
         ("save_every_steps", "also save every N steps inside an epoch (0: off)", cxxopts::value<std::string>()->default_value(text(d.save_every_steps)))
         ("save_every_secs", "also save every S seconds inside an epoch (0: off)", cxxopts::value<std::string>()->default_value(text(d.save_every_secs)))
         ("threads", "OpenMP threads (0: all cores); results do not depend on it", cxxopts::value<std::string>()->default_value(text(d.threads)))
+        ("init_from", "a new run takes weights from this checkpoint or exported file (ignored when resuming)", cxxopts::value<std::string>()->default_value(""))
+        ("init_map", "with --init_from: TARGET=SOURCE or NAME items, comma-separated (default: every weight name in both)", cxxopts::value<std::string>()->default_value(""))
+        ("init_optimizer", "with --init_from: also copy the mapped weights' RMSProp slots")
         ("h,help", "print this help")
         ("version", "print the version");
     const auto r = parse_or_throw(o, argc, argv);
@@ -139,7 +144,11 @@ TrainOptions parse_train_options(int argc, const char* const* argv) {
     c.save_every_steps = get<int64_t>(r, "save_every_steps");
     c.save_every_secs = get<double>(r, "save_every_secs");
     c.threads = get<int>(r, "threads");
+    c.init_from = get<std::string>(r, "init_from");
+    c.init_map = get<std::string>(r, "init_map");
+    c.init_optimizer = r.count("init_optimizer") > 0;
     validate(c);
+    if (!c.init_map.empty()) parse_var_map(c.init_map, "init_map");  // reject a malformed map before any work
     return out;
 }
 

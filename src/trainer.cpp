@@ -3,13 +3,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
 #include "src/evaluate.hpp"
 #include "src/gemm.hpp"
 #include "src/rng.hpp"
+#include "src/transfer.hpp"
 
 namespace mnist {
 namespace {
@@ -59,13 +62,39 @@ TrainingState resumed_state(TrainingState saved, const std::string& file, const 
                           join(bad, "\n  ") + "\nuse the original settings, or another --ckpt_dir for a new run");
     for (const std::string& line : changed_settings(saved.config, c))
         spdlog::warn("resuming with a changed setting ({}); the run will differ from one never stopped", line);
+    // How the run started stays recorded, whatever --init_from the rerun names (it is ignored).
+    const TrainConfig started = saved.config;
     saved.config = c;
+    saved.config.init_from = started.init_from;
+    saved.config.init_map = started.init_map;
+    saved.config.init_optimizer = started.init_optimizer;
     saved.opt.config = optimizer_config(c);
     if (saved.global_step % steps_per_epoch == 0) saved.epoch_loss_sum = 0;
     return saved;
 }
 
 }  // namespace
+
+TrainingState new_run_state(const TrainConfig& c, int input_size, int64_t steps_per_epoch) {
+    TrainingState st = fresh_state(c, input_size, steps_per_epoch);
+    if (c.init_from.empty()) return st;
+    const TensorFile from = read_transfer_source(c.init_from);
+    const VarMap map = c.init_map.empty() ? common_weights(st.net, from) : parse_var_map(c.init_map, "init_map");
+    if (map.empty())
+        throw CheckpointError("cannot initialise the new model from '" + c.init_from + "': it holds none of the new "
+                              "model's weight names; choose them with --init_map TARGET=SOURCE,...");
+    warm_start(st, from, map, c.init_optimizer, c.init_from);
+    std::vector<std::string> pairs, rest;
+    for (const VarMapping& m : map) pairs.push_back(m.target + "=" + m.source);
+    for (size_t l = 0; l < st.net.layers(); ++l) {
+        const std::string name = weight_name(l, st.net.layers());
+        if (std::none_of(map.begin(), map.end(), [&](const VarMapping& m) { return m.target == name; }))
+            rest.push_back(name);
+    }
+    spdlog::info("warm start from '{}': {}{}; {} initialised from the seed", c.init_from, join(pairs, ", "),
+                 c.init_optimizer ? " with their RMSProp slots" : "", rest.empty() ? "nothing else" : join(rest, ", "));
+    return st;
+}
 
 double train_step(TrainingState& st, const Dataset& train, const uint32_t* indices, int batch, Workspace& ws,
                   std::vector<uint8_t>& labels) {
@@ -89,6 +118,10 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
     const int input_size = int(data.train.image_size());
     const int64_t total_steps = c.epochs * steps_per_epoch;
 
+    // A new run's state is built before the directory is touched, so a bad --init_from writes nothing.
+    std::optional<TrainingState> new_run;
+    if (list_checkpoint_files(c.ckpt_dir).empty()) new_run = new_run_state(c, input_size, steps_per_epoch);
+
     Saver saver(c.ckpt_dir, c.max_to_keep, c.keep_checkpoint_every_n_hours, fault);
     DirectoryLock lock(c.ckpt_dir);
     const auto restore_start = std::chrono::steady_clock::now();
@@ -101,8 +134,11 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
         spdlog::info("restored {} from '{}' in {:.1f} ms: global_step {}, epoch {}, step {} of {} in the epoch",
                      restored.file, c.ckpt_dir, restore_ms, st.global_step, st.epoch() + 1,
                      st.global_step % steps_per_epoch, steps_per_epoch);
+        if (!c.init_from.empty())
+            spdlog::info("--init_from '{}' ignored: '{}' already holds a checkpoint of this run", c.init_from,
+                         c.ckpt_dir);
     } else {
-        st = fresh_state(c, input_size, steps_per_epoch);
+        st = new_run ? std::move(*new_run) : new_run_state(c, input_size, steps_per_epoch);
         spdlog::info("new run in '{}': network {}, {} steps per epoch, {} epochs", c.ckpt_dir,
                      [&] { std::string s; for (int w : st.net.sizes) s += (s.empty() ? "" : "-") + std::to_string(w); return s; }(),
                      steps_per_epoch, c.epochs);

@@ -23,6 +23,14 @@ struct TrainOutcome {
     std::string last_checkpoint;
 };
 
+// The state a new run starts from: weights from N(0, 0.01^2) drawn from the seed, RMSProp slots at
+// their initial values, global_step 0; then, with config.init_from, the weights named by
+// config.init_map (all weight names present in both when empty) and, with init_optimizer, their
+// slots take the values of that file's tensors (see transfer.hpp).
+// throws CheckpointError (unreadable file, missing names, unknown names, shape mismatches: all listed),
+// ConfigError (a malformed init_map).
+TrainingState new_run_state(const TrainConfig& config, int input_size, int64_t steps_per_epoch);
+
 // The visible training step: batch -> forward -> backward -> optimizer. Returns the batch's mean loss.
 // `indices` are the batch's rows of `train`; ws is sized for at least their number.
 double train_step(TrainingState& st, const Dataset& train, const uint32_t* indices, int batch, Workspace& ws,

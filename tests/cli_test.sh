@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Program-level tests of ./train, ./eval and ./ckpt: exit codes and messages for bad input,
-# --help/--version, eval's JSON, and the graceful stop on SIGTERM/SIGINT.
+# --help/--version, eval's JSON, ckpt export and warm starts (--init_from), the numpy reader
+# (scripts/load_checkpoint.py), and the graceful stop on SIGTERM/SIGINT.
 #   usage: cli_test.sh BUILD_DIR
 set -uo pipefail
 bin=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0
@@ -67,6 +69,66 @@ expect "ckpt verify passes a whole directory" 0 "valid (global_step 124)" -- "$b
 expect "ckpt diff of a file with itself is identical" 0 "all tensors identical" -- "$bin/ckpt" diff "$work/run/model-124.safetensors" "$work/run/model-124.safetensors"
 expect "ckpt diff of two steps differs" 1 "differs" -- "$bin/ckpt" diff "$work/run/model-62.safetensors" "$work/run/model-124.safetensors"
 expect "eval of an empty directory fails" 1 "no checkpoint" -- "$bin/eval" --ckpt_dir "$work/data" --data_dir "$work/data"
+
+# ckpt export: the chosen tensors under the chosen names, in a file inspect, verify and diff accept.
+m124="$work/run/model-124.safetensors"
+expect "ckpt export writes the chosen tensors renamed" 0 "weights          <- w_h" -- \
+  "$bin/ckpt" export "$m124" -o "$work/exp.safetensors" --vars 'weights=w_h,w_o'
+expect "ckpt inspect shows an exported file with its checksums" 0 "all 2 tensors match" -- "$bin/ckpt" inspect "$work/exp.safetensors"
+expect "ckpt inspect names an exported file's format" 0 "mnist-mlp-export version 1" -- "$bin/ckpt" inspect "$work/exp.safetensors"
+expect "ckpt inspect --tensor works on an exported file" 0 "weights F32 [196, 64]" -- \
+  "$bin/ckpt" inspect "$work/exp.safetensors" --tensor weights
+expect "ckpt verify accepts an exported file" 0 "valid (export of 2 tensors from model-124.safetensors)" -- \
+  "$bin/ckpt" verify "$work/exp.safetensors"
+expect "ckpt diff compares an exported file with its source" 1 "w_o              identical" -- \
+  "$bin/ckpt" diff "$work/exp.safetensors" "$m124"
+expect "ckpt export refuses an empty name in --vars" 1 "has an empty name" -- \
+  "$bin/ckpt" export "$m124" -o "$work/bad.safetensors" --vars 'weights=w_h,,w_o'
+expect "ckpt export refuses a target named twice" 1 "named twice" -- \
+  "$bin/ckpt" export "$m124" -o "$work/bad.safetensors" --vars 'w_h,w_h=w_o'
+expect "ckpt export lists every missing name" 1 "no tensor named 'w_zz', 'w_yy'" -- \
+  "$bin/ckpt" export "$m124" -o "$work/bad.safetensors" --vars 'w_h,w_zz,a=w_yy'
+expect "ckpt export needs -o" 1 "-o OUT" -- "$bin/ckpt" export "$m124" --vars w_h
+[[ ! -e "$work/bad.safetensors" ]] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: a refused export wrote its file"; }
+cp "$work/exp.safetensors" "$work/exp-damaged.safetensors"
+printf '\x7f' | dd of="$work/exp-damaged.safetensors" bs=1 seek=$(( $(stat -c %s "$work/exp.safetensors") - 3 )) conv=notrunc status=none
+expect "ckpt inspect reports a damaged exported file" 1 "checksum mismatch in tensor 'w_o'" -- "$bin/ckpt" inspect "$work/exp-damaged.safetensors"
+expect "ckpt verify rejects a damaged exported file" 1 "INVALID" -- "$bin/ckpt" verify "$work/exp-damaged.safetensors"
+
+# Warm start: a deeper network takes the first two weights of the trained one; errors list every name.
+expect "--init_map without --init_from is refused" 1 "--init_map needs --init_from" -- \
+  "$bin/train" "${common[@]}" --init_map w_h --ckpt_dir "$work/w0"
+expect "a malformed --init_map is refused" 1 "--init_map 'w_h=': item 1" -- \
+  "$bin/train" "${common[@]}" --init_from "$m124" --init_map 'w_h=' --ckpt_dir "$work/w0"
+expect "a missing --init_from file is refused" 1 "nowhere.safetensors" -- \
+  "$bin/train" "${common[@]}" --init_from "$work/nowhere.safetensors" --ckpt_dir "$work/w0"
+expect "a warm start names a shape mismatch with both shapes" 1 "w_h2: shape mismatch (new model: w_h2 F32 [64, 16]; file: w_h2 F32 [64, 32])" -- \
+  "$bin/train" "${common[@]}" --hidden 64,16,32 --init_from "$m124" --init_map 'w_h,w_h2,w_h3,w_x=w_o' --ckpt_dir "$work/w0"
+out=$("$bin/train" "${common[@]}" --hidden 64,16,32 --init_from "$m124" --init_map 'w_h,w_h2,w_h3,w_x=w_o' --ckpt_dir "$work/w0" 2>&1)
+if [[ "$out" == *"no tensor 'w_h3'"* && "$out" == *"no weight 'w_x'"* ]]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: a warm start should list every offender:"; echo "$out" | sed 's/^/    /'; fi
+expect "--init_optimizer needs the slots in the file" 1 "no tensor 'weights/RMSProp'" -- \
+  "$bin/train" "${common[@]}" --init_from "$work/exp.safetensors" --init_map 'w_h=weights' --init_optimizer --ckpt_dir "$work/w0"
+[[ ! -e "$work/w0" ]] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: a refused warm start created its ckpt_dir"; }
+expect "a deeper network warm-starts from the first two weights" 0 "warm start from '$m124': w_h=w_h, w_h2=w_h2; w_h3, w_o initialised from the seed" -- \
+  "$bin/train" "${common[@]}" --hidden 64,32,32 --init_from "$m124" --init_map 'w_h=w_h,w_h2' --epochs 1 --ckpt_dir "$work/deep"
+expect "rerun with --init_from, the warm-started run resumes" 0 "--init_from '$m124' ignored" -- \
+  "$bin/train" "${common[@]}" --hidden 64,32,32 --init_from "$m124" --init_map 'w_h=w_h,w_h2' --epochs 2 --ckpt_dir "$work/deep"
+expect "the warm-started run records its init file" 0 '"init_map":"w_h=w_h,w_h2"' -- "$bin/ckpt" inspect "$work/deep/model-124.safetensors"
+expect "a warm start from an exported file with renamed tensors" 0 "w_h=weights, w_o=w_o; w_h2 initialised from the seed" -- \
+  "$bin/train" "${common[@]}" --init_from "$work/exp.safetensors" --init_map 'w_h=weights,w_o' --epochs 1 --ckpt_dir "$work/fromexp"
+
+# scripts/load_checkpoint.py (json + struct + numpy only) agrees with ./eval on the same images.
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  for ckpt in "$m124" "$work/deep/model-124.safetensors"; do
+    py=$(/usr/bin/python3 "$root/scripts/load_checkpoint.py" "$ckpt" "$work/data" 2>&1)
+    ours=$("$bin/eval" --checkpoint "$ckpt" --data_dir "$work/data" | awk '/^accuracy/ {printf "accuracy %.4f", $2}')
+    if [[ -n "$ours" && "$py" == *"$ours"* && "$py" == *"global_step 124"* ]]; then passed=$((passed + 1)); else
+      failed=$((failed + 1)); echo "FAIL: load_checkpoint.py on $ckpt printed '$py', eval '$ours'"; fi
+  done
+else
+  echo "SKIP: /usr/bin/python3 has no numpy (scripts/install_deps.sh installs python3-numpy): load_checkpoint.py not tested"
+fi
 
 # Graceful stop: SIGTERM finishes the step, saves, exits 128+15; the rerun resumes from that save.
 "$bin/train" "${common[@]}" --epochs 400 --ckpt_dir "$work/sig" > "$work/sig.log" 2>&1 &

@@ -41,6 +41,9 @@ TrainConfig awkward() {
     c.threads = 3;
     c.save_every_steps = 1000;
     c.save_every_secs = 1.7976931348623157e308;
+    c.init_from = "runs/small/model-429.safetensors";
+    c.init_map = "w_h=w_h,w_h2";
+    c.init_optimizer = true;
     return c;
 }
 
@@ -166,6 +169,18 @@ TEST_CASE("config: rejects an empty hidden list and widths below 1 or above 1000
     REQUIRE_THROWS_WITH(validate(c), Contains("got 1000001"));
 }
 
+TEST_CASE("config: rejects an init map or the init optimizer option without an init file", "[config]") {
+    TrainConfig c;
+    c.init_map = "w_h";
+    REQUIRE_THROWS_WITH(validate(c), Contains("--init_map needs --init_from"));
+    c.init_map.clear();
+    c.init_optimizer = true;
+    REQUIRE_THROWS_WITH(validate(c), Contains("--init_optimizer needs --init_from"));
+    c.init_from = "model-1.safetensors";
+    c.init_map = "w_h";
+    REQUIRE_NOTHROW(validate(c));
+}
+
 TEST_CASE("config: rejects empty directories", "[config]") {
     TrainConfig c;
     c.data_dir = "";
@@ -197,6 +212,9 @@ TEST_CASE("config: JSON round trip keeps every field and every double bit for bi
     REQUIRE(d.threads == c.threads);
     REQUIRE(d.save_every_steps == c.save_every_steps);
     REQUIRE(same_bits(d.save_every_secs, c.save_every_secs));
+    REQUIRE(d.init_from == c.init_from);
+    REQUIRE(d.init_map == c.init_map);
+    REQUIRE(d.init_optimizer == c.init_optimizer);
     REQUIRE(incompatible_settings(c, d).empty());
     REQUIRE(changed_settings(c, d).empty());
     REQUIRE(to_json(d) == to_json(c));
@@ -211,7 +229,8 @@ TEST_CASE("config: JSON lists every field in struct order with short doubles", "
                         "data_dir", "ckpt_dir", "hidden", "keep_prob_input", "keep_prob_hidden",
                         "learning_rate", "decay", "momentum", "epsilon", "batch_size", "epochs", "seed",
                         "shuffle", "validation_size", "max_to_keep", "keep_checkpoint_every_n_hours",
-                        "threads", "save_every_steps", "save_every_secs"});
+                        "threads", "save_every_steps", "save_every_secs", "init_from", "init_map",
+                        "init_optimizer"});
     REQUIRE_THAT(text, Contains("\"keep_prob_input\":0.1,"));
     REQUIRE_THAT(text, Contains("\"learning_rate\":1e-10,"));
     REQUIRE_THAT(text, Contains("\"keep_prob_hidden\":0.3333333333333333,"));
@@ -222,6 +241,20 @@ TEST_CASE("config: from JSON ignores unknown keys", "[config]") {
     auto j = nlohmann::json::parse(to_json(TrainConfig{}));
     j["added_in_a_later_version"] = {1, 2, 3};
     REQUIRE(config_from_json(j.dump()).batch_size == 128);
+}
+
+TEST_CASE("config: from JSON reads a configuration written before the init options, leaving them off", "[config]") {
+    auto j = nlohmann::json::parse(to_json(awkward()));
+    j.erase("init_from");
+    j.erase("init_map");
+    j.erase("init_optimizer");
+    const TrainConfig c = config_from_json(j.dump());
+    CHECK(c.init_from.empty());
+    CHECK(c.init_map.empty());
+    CHECK_FALSE(c.init_optimizer);
+    CHECK(c.save_every_steps == 1000);
+    j["init_optimizer"] = "yes";
+    REQUIRE_THROWS_WITH(config_from_json(j.dump()), Contains("field \"init_optimizer\": expected true or false"));
 }
 
 TEST_CASE("config: from JSON accepts whole numbers for double fields", "[config]") {

@@ -169,3 +169,85 @@ TEST_CASE("trainer: three failed saves in a row stop the run with a clear messag
     for (const auto& entry : std::filesystem::directory_iterator(c.ckpt_dir))
         CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
 }
+
+TEST_CASE("trainer: a 3-hidden-layer run warm-started with the first two weights of a 2-hidden-layer checkpoint "
+          "starts from them, trains and resumes",
+          "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data");
+    TrainConfig small = testutil::small_config(tmp / "data", tmp / "small");
+    small.epochs = 1;
+    run(small);
+    const std::string source = latest_checkpoint(small.ckpt_dir);
+    const TensorFile src = decode_safetensors(testutil::read_bytes(source), source);
+
+    TrainConfig deep = testutil::small_config(tmp / "data", tmp / "deep");
+    deep.hidden = {64, 32, 32};
+    deep.epochs = 1;
+    deep.init_from = source;
+    deep.init_map = "w_h=w_h,w_h2";
+    const std::vector<int> sizes = {196, 64, 32, 32, 10};
+    const TrainingState start = new_run_state(deep, 196, 1000 / 16);
+    const Mlp drawn = init_mlp(sizes, deep.seed);
+    REQUIRE(start.net.sizes == sizes);
+    CHECK(start.global_step == 0);
+    for (size_t l = 0; l < 4; ++l) {
+        INFO("layer " << l);
+        const Matrix& w = start.net.weights[l];
+        const std::vector<uint8_t> bytes(reinterpret_cast<const uint8_t*>(w.data()),
+                                         reinterpret_cast<const uint8_t*>(w.data() + w.size()));
+        if (l < 2) CHECK(bytes == src.find(weight_name(l, 4))->bytes);
+        else CHECK(std::memcmp(w.data(), drawn.weights[l].data(), sizeof(float) * size_t(w.size())) == 0);
+        CHECK((start.opt.ms[l].array() == 1.0f).all());
+        CHECK((start.opt.mom[l].array() == 0.0f).all());
+    }
+
+    // Trained one epoch, then rerun with --init_from still given: it resumes, and ends byte-identical
+    // to a warm-started run never stopped.
+    CHECK(run(deep).global_step == 1000 / 16);
+    deep.epochs = 2;
+    const TrainOutcome resumed = run(deep);
+    CHECK(resumed.epochs_done == 1);
+    CHECK(resumed.global_step == 2 * (1000 / 16));
+    TrainConfig whole = deep;
+    whole.ckpt_dir = tmp / "whole";
+    run(whole);
+    require_identical(final_tensors(whole.ckpt_dir), final_tensors(deep.ckpt_dir));
+
+    // The checkpoints record how the run started, also after a rerun that no longer names the file.
+    deep.init_from.clear();
+    deep.init_map.clear();
+    deep.epochs = 3;
+    run(deep);
+    const TrainingState last = read_checkpoint(latest_checkpoint(deep.ckpt_dir));
+    CHECK(last.global_step == 3 * (1000 / 16));
+    CHECK(last.config.init_from == source);
+    CHECK(last.config.init_map == "w_h=w_h,w_h2");
+}
+
+TEST_CASE("trainer: a warm start that does not fit the new model fails listing each name and writes nothing",
+          "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data");
+    TrainConfig small = testutil::small_config(tmp / "data", tmp / "small");
+    small.epochs = 1;
+    run(small);
+
+    TrainConfig deep = testutil::small_config(tmp / "data", tmp / "deep");
+    deep.hidden = {64, 16, 32};
+    deep.init_from = latest_checkpoint(small.ckpt_dir);
+    deep.init_map = "w_h,w_h2,w_h3";
+    REQUIRE_THROWS_WITH(run(deep), Catch::Matchers::Contains("w_h2: shape mismatch (new model: w_h2 F32 [64, 16]; "
+                                                             "file: w_h2 F32 [64, 32])") &&
+                                       Catch::Matchers::Contains("the file has no tensor 'w_h3'"));
+    CHECK_FALSE(std::filesystem::exists(deep.ckpt_dir));
+
+    // Without a map every weight name in both is taken, and their shapes must fit too.
+    deep.init_map.clear();
+    REQUIRE_THROWS_WITH(run(deep), Catch::Matchers::Contains("w_h2: shape mismatch"));
+    CHECK_FALSE(std::filesystem::exists(deep.ckpt_dir));
+    deep.hidden = {64, 32, 32};
+    CHECK(run(deep).epochs_done == 3);
+}

@@ -1,4 +1,5 @@
-// ./ckpt: checkpoint tools. list DIR | inspect FILE [--tensor NAME] | verify FILE|DIR | diff A B
+// ./ckpt: checkpoint tools. list DIR | inspect FILE [--tensor NAME] | verify FILE|DIR | diff A B |
+// export FILE -o OUT [--vars MAP]
 // Exit 0 on success (verify: every file valid; diff: every tensor byte-identical), 1 otherwise.
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "src/checkpoint.hpp"
+#include "src/transfer.hpp"
 
 namespace {
 
@@ -24,6 +26,10 @@ const char* const kUsage =
     "       ckpt verify FILE|DIR      all checks of a restore; exit 0 only when valid\n"
     "       ckpt diff A B             per tensor: identical or the largest absolute difference;\n"
     "                                 exit 0 only when every tensor is byte-identical\n"
+    "       ckpt export FILE -o OUT [--vars MAP]\n"
+    "                                 a plain safetensors file with the tensors MAP chooses, renamed:\n"
+    "                                 MAP is TARGET=SOURCE or NAME items, comma-separated, e.g.\n"
+    "                                 'weights=w_h,w_o' (default: every weight, no optimizer slots)\n"
     "       ckpt --version | --help\n";
 
 TensorFile load(const std::string& path) {
@@ -71,17 +77,56 @@ int cmd_list(const std::string& dir) {
     return 0;
 }
 
+// The header of a file that is not a training checkpoint (an export, another program's file):
+// its metadata and whether its tensor checksums match. Returns false when a checksum does not.
+bool print_plain_header(const std::string& path, const TensorFile& f) {
+    const auto meta = [&](const char* key) {
+        auto it = f.metadata.find(key);
+        return it == f.metadata.end() ? std::string("-") : it->second;
+    };
+    std::string checksums = "none stored (not checked)";
+    bool ok = true;
+    if (f.metadata.count("tensor_crc32")) {
+        try {
+            verify_tensor_crc32(f, path);
+            checksums = "all " + std::to_string(f.tensors.size()) + " tensors match";
+        } catch (const CheckpointError& e) {
+            checksums = std::string("INVALID: ") + e.what();
+            ok = false;
+        }
+    }
+    std::printf("file            %s\nformat          %s version %s (not a training checkpoint)\n", path.c_str(),
+                meta("format").c_str(), meta("format_version").c_str());
+    if (f.metadata.count("source"))
+        std::printf("source          %s (global_step %s), vars %s\n", meta("source").c_str(),
+                    meta("source_global_step").c_str(), meta("vars").c_str());
+    std::printf("checksums       %s\n\n", checksums.c_str());
+    return ok;
+}
+
+bool is_training_checkpoint(const TensorFile& f) {
+    auto format = f.metadata.find("format");
+    return format != f.metadata.end() && format->second == kCheckpointFormat;
+}
+
 int cmd_inspect(const std::string& path, const std::string& only) {
     const TensorFile f = load(path);
-    const TrainingState st = read_checkpoint(path);  // verifies checksums and structure
-    if (only.empty()) {
-        std::printf("file            %s\nformat          %s version %s\nglobal_step     %lld (epoch %lld)\nsaved at        %s\n"
-                    "checksums       all %zu tensors match\nconfiguration   %s\n\n",
-                    path.c_str(), f.metadata.at("format").c_str(), f.metadata.at("format_version").c_str(),
-                    (long long)st.global_step, (long long)st.epoch(), time_text(st.saved_at).c_str(), f.tensors.size(),
-                    f.metadata.at("config").c_str());
-        std::printf("%-16s %-5s %-12s %12s %12s %12s %12s\n", "tensor", "dtype", "shape", "min", "max", "mean", "std");
+    bool ok = true;
+    if (is_training_checkpoint(f)) {
+        const TrainingState st = read_checkpoint(path);  // verifies checksums and structure
+        if (only.empty())
+            std::printf("file            %s\nformat          %s version %s\nglobal_step     %lld (epoch %lld)\nsaved at        %s\n"
+                        "checksums       all %zu tensors match\nconfiguration   %s\n\n",
+                        path.c_str(), f.metadata.at("format").c_str(), f.metadata.at("format_version").c_str(),
+                        (long long)st.global_step, (long long)st.epoch(), time_text(st.saved_at).c_str(),
+                        f.tensors.size(), f.metadata.at("config").c_str());
+    } else if (only.empty()) {
+        ok = print_plain_header(path, f);
+    } else if (f.metadata.count("tensor_crc32")) {
+        verify_tensor_crc32(f, path);
     }
+    if (only.empty())
+        std::printf("%-16s %-5s %-12s %12s %12s %12s %12s\n", "tensor", "dtype", "shape", "min", "max", "mean", "std");
     bool found = only.empty();
     for (const Tensor& t : f.tensors) {
         if (!only.empty() && t.name != only) continue;
@@ -102,7 +147,7 @@ int cmd_inspect(const std::string& path, const std::string& only) {
                     shape_text(t.shape).c_str(), lo, hi, mean, std::sqrt(sq / double(v.size())));
     }
     if (!found) throw CheckpointError(path + ": no tensor named '" + only + "'");
-    return 0;
+    return ok ? 0 : 1;
 }
 
 int cmd_verify(const std::string& target) {
@@ -116,6 +161,16 @@ int cmd_verify(const std::string& target) {
     int bad = 0;
     for (const std::string& f : files) {
         try {
+            if (files.size() == 1 && !fs::is_directory(target)) {
+                const TensorFile tf = load(f);
+                auto format = tf.metadata.find("format");
+                if (format != tf.metadata.end() && format->second == kExportFormat) {
+                    verify_export(tf, f);
+                    std::printf("%s: valid (export of %zu tensors from %s)\n", f.c_str(), tf.tensors.size(),
+                                tf.metadata.count("source") ? tf.metadata.at("source").c_str() : "?");
+                    continue;
+                }
+            }
             const TrainingState st = read_checkpoint(f);
             std::printf("%s: valid (global_step %lld)\n", f.c_str(), (long long)st.global_step);
         } catch (const std::exception& e) {
@@ -162,6 +217,37 @@ int cmd_diff(const std::string& a_path, const std::string& b_path) {
     return differing ? 1 : 0;
 }
 
+// export FILE -o OUT [--vars MAP]: the chosen tensors, renamed, in a plain safetensors file.
+int cmd_export(const std::vector<std::string>& args) {
+    std::string in, out, vars;
+    for (size_t i = 1; i < args.size(); ++i) {
+        const bool has_value = i + 1 < args.size();
+        if ((args[i] == "-o" || args[i] == "--output") && has_value) out = args[++i];
+        else if (args[i] == "--vars" && has_value) vars = args[++i];
+        else if (in.empty() && !args[i].empty() && args[i][0] != '-') in = args[i];
+        else throw ConfigError("ckpt export: unexpected argument '" + args[i] + "'\n" + kUsage);
+    }
+    if (in.empty() || out.empty() || fs::path(out).filename().empty()) throw ConfigError(std::string("ckpt export needs FILE and -o OUT\n") + kUsage);
+    const TensorFile from = read_transfer_source(in);
+    VarMap map;
+    if (vars.empty()) {
+        for (const Tensor& t : from.tensors)
+            if (t.dtype == "F32" && t.name.find('/') == std::string::npos) map.push_back({t.name, t.name});
+        if (map.empty()) throw CheckpointError(in + ": no weights to export (name them with --vars)");
+    } else {
+        map = parse_var_map(vars, "vars");
+    }
+    const TensorFile exported = export_tensors(from, map, in);
+    const fs::path out_path(out);
+    const std::string dir = out_path.has_parent_path() ? out_path.parent_path().string() : ".";
+    write_file_atomic(dir, out_path.filename().string(), encode_safetensors(exported));
+    std::printf("exported %zu tensor(s) from %s to %s:\n", exported.tensors.size(), in.c_str(), out.c_str());
+    for (size_t i = 0; i < map.size(); ++i)
+        std::printf("  %-16s <- %-16s %s %s\n", map[i].target.c_str(), map[i].source.c_str(),
+                    exported.tensors[i].dtype.c_str(), shape_text(exported.tensors[i].shape).c_str());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,6 +267,7 @@ int main(int argc, char** argv) {
         if (cmd == "inspect" && args.size() == 4 && args[2] == "--tensor") return cmd_inspect(args[1], args[3]);
         if (cmd == "verify" && args.size() == 2) return cmd_verify(args[1]);
         if (cmd == "diff" && args.size() == 3) return cmd_diff(args[1], args[2]);
+        if (cmd == "export") return cmd_export(args);
         std::fprintf(stderr, "ckpt: unknown command or wrong arguments: '%s'\n%s", cmd.c_str(), kUsage);
         return 1;
     } catch (const std::exception& e) {
