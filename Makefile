@@ -4,13 +4,15 @@
 #   make data       fetch MNIST into data/mnist
 #   make run        install, fetch, build, train with the defaults, evaluate
 #   make bench      side-by-side speed benchmark against the PyTorch port
+#   make plot       draw $(CKPT_DIR)/metrics.jsonl into curves.png (loss, accuracy, resumes)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CKPT_DIR ?= ckpt_dir
 CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release $(if $(PORTABLE),-DMNIST_NATIVE=OFF,-DMNIST_NATIVE=ON)
 PROGRAMS := train eval ckpt
+PYTHON ?= /usr/bin/python3
 
-.PHONY: all build deps data test run bench crash-test clean
+.PHONY: all build deps data test run bench crash-test plot clean
 
 all: build
 
@@ -36,6 +38,10 @@ run: deps data
 
 bench: deps data
 	bash scripts/bench.sh
+
+plot:
+	bash scripts/install_deps.sh --with-plot
+	$(PYTHON) scripts/plot_metrics.py $(CKPT_DIR) -o curves.png
 
 crash-test: build
 	bash scripts/crash_test.sh 20

@@ -1,6 +1,9 @@
 // Chunked inference over a data set (see evaluate.hpp).
 #include "src/evaluate.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace mnist {
 
 EvalResult evaluate(const Mlp& net, const Dataset& data, Workspace& ws) {
@@ -23,7 +26,10 @@ EvalResult evaluate(const Mlp& net, const Dataset& data, Workspace& ws) {
                 if (z[c] > z[best]) best = c;
             ++r.confusion[label][best];
             if (best == label) ++r.correct;
-            else r.errors.push_back(uint32_t(first + i));
+            else {
+                r.errors.push_back(uint32_t(first + i));
+                r.error_predictions.push_back(uint8_t(best));
+            }
         }
     }
     if (r.count > 0) {
@@ -36,6 +42,14 @@ EvalResult evaluate(const Mlp& net, const Dataset& data, Workspace& ws) {
         r.per_class_accuracy.push_back(total ? double(r.confusion[c][c]) / double(total) : 0.0);
     }
     return r;
+}
+
+std::vector<std::string> class_names(const std::string& kind, const std::string& data_dir) {
+    std::string lower = data_dir;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+    if (kind == "fashion" || (kind == "auto" && lower.find("fashion") != std::string::npos))
+        return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+    return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 }
 
 }  // namespace mnist

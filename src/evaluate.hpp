@@ -2,6 +2,7 @@
 // matrix, computed in chunks so memory stays small whatever the data set's size.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "data_loader/mnist.hpp"
@@ -17,10 +18,15 @@ struct EvalResult {
     std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
     std::vector<double> per_class_accuracy;       // correct / count of each true class (0 if none)
     std::vector<uint32_t> errors;                 // indices of misclassified images, ascending
+    std::vector<uint8_t> error_predictions;       // the predicted class of each of errors
 };
 
 // requires: ws was made for net (any capacity >= 1); labels below net's class count.
 // The result does not depend on the thread count.
 EvalResult evaluate(const Mlp& net, const Dataset& data, Workspace& ws);
+
+// The names of the 10 classes: "digits" ("0".."9"), "fashion" (Fashion-MNIST's "T-shirt/top", ...,
+// "Ankle boot"), or "auto": fashion when data_dir contains "fashion" (any case), else digits.
+std::vector<std::string> class_names(const std::string& kind, const std::string& data_dir);
 
 }  // namespace mnist

@@ -110,6 +110,8 @@ TrainOptions parse_train_options(int argc, const char* const* argv) {
         ("init_from", "a new run takes weights from this checkpoint or exported file (ignored when resuming)", cxxopts::value<std::string>()->default_value(""))
         ("init_map", "with --init_from: TARGET=SOURCE or NAME items, comma-separated (default: every weight name in both)", cxxopts::value<std::string>()->default_value(""))
         ("init_optimizer", "with --init_from: also copy the mapped weights' RMSProp slots")
+        ("quiet", "log only warnings, errors and the per-epoch line (no progress line)")
+        ("progress", "live progress line: auto (redrawn on a terminal, else a plain line every 5 s), plain, off", cxxopts::value<std::string>()->default_value("auto"))
         ("h,help", "print this help")
         ("version", "print the version");
     const auto r = parse_or_throw(o, argc, argv);
@@ -147,6 +149,10 @@ TrainOptions parse_train_options(int argc, const char* const* argv) {
     c.init_from = get<std::string>(r, "init_from");
     c.init_map = get<std::string>(r, "init_map");
     c.init_optimizer = r.count("init_optimizer") > 0;
+    out.quiet = r.count("quiet") > 0;
+    out.progress = get<std::string>(r, "progress");
+    if (out.progress != "auto" && out.progress != "plain" && out.progress != "off")
+        throw ConfigError("--progress expects auto, plain or off, got '" + out.progress + "'");
     validate(c);
     if (!c.init_map.empty()) parse_var_map(c.init_map, "init_map");  // reject a malformed map before any work
     return out;
@@ -163,6 +169,9 @@ EvalOptions parse_eval_options(int argc, const char* const* argv) {
         ("all", "evaluate every checkpoint in --ckpt_dir, oldest first")
         ("json", "print one JSON object (an array with --all)")
         ("threads", "OpenMP threads (0: all cores)", cxxopts::value<std::string>()->default_value("0"))
+        ("errors", "write a PNG grid of misclassified test images, each labelled true>predicted", cxxopts::value<std::string>()->default_value(""))
+        ("max", "with --errors: at most this many images", cxxopts::value<std::string>()->default_value(text(d.max_errors)))
+        ("class_names", "digits, fashion (Fashion-MNIST's names), or auto: fashion when --data_dir contains 'fashion'", cxxopts::value<std::string>()->default_value(d.class_names))
         ("h,help", "print this help")
         ("version", "print the version");
     const auto r = parse_or_throw(o, argc, argv);
@@ -180,6 +189,13 @@ EvalOptions parse_eval_options(int argc, const char* const* argv) {
     out.threads = get<int>(r, "threads");
     if (out.threads < 0) throw ConfigError("--threads must be 0 (all cores) or more, got " + std::to_string(out.threads));
     if (out.all && !out.checkpoint.empty()) throw ConfigError("--all and --checkpoint cannot be combined");
+    out.errors_png = get<std::string>(r, "errors");
+    out.max_errors = get<int64_t>(r, "max");
+    if (out.max_errors < 1) throw ConfigError("--max must be 1 or more, got " + std::to_string(out.max_errors));
+    if (out.all && !out.errors_png.empty()) throw ConfigError("--all and --errors cannot be combined");
+    out.class_names = get<std::string>(r, "class_names");
+    if (out.class_names != "auto" && out.class_names != "digits" && out.class_names != "fashion")
+        throw ConfigError("--class_names expects auto, digits or fashion, got '" + out.class_names + "'");
     return out;
 }
 

@@ -9,6 +9,8 @@ namespace mnist {
 
 struct TrainOptions {
     TrainConfig config;
+    bool quiet = false;             // only warnings, errors and the per-epoch line
+    std::string progress = "auto";  // auto (terminal: live line, else plain lines), plain, off
     bool exit_now = false;  // --help or --version was printed
     int exit_code = 0;
 };
@@ -22,6 +24,9 @@ struct EvalOptions {
     bool json = false;
     bool all = false;        // every kept checkpoint, oldest first
     int threads = 0;
+    std::string errors_png;           // write a grid of misclassified test images here ("": no)
+    int64_t max_errors = 64;          // at most this many in the grid
+    std::string class_names = "auto";  // digits, fashion, or auto (fashion when data_dir names it)
     bool exit_now = false;
     int exit_code = 0;
 };

@@ -11,6 +11,8 @@
 
 #include "src/evaluate.hpp"
 #include "src/gemm.hpp"
+#include "src/metrics.hpp"
+#include "src/progress.hpp"
 #include "src/rng.hpp"
 #include "src/transfer.hpp"
 
@@ -108,7 +110,8 @@ double train_step(TrainingState& st, const Dataset& train, const uint32_t* indic
     return loss;
 }
 
-TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<int>& stop_signal, FaultPoint fault) {
+TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<int>& stop_signal, FaultPoint fault,
+                   const TrainReporting& report) {
     validate(c);
     set_compute_threads(c.threads);
     const int64_t steps_per_epoch = int64_t(data.train.size()) / c.batch_size;
@@ -144,6 +147,34 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
                      steps_per_epoch, c.epochs);
     }
 
+    // The curve: records past the restored step came from a run that died before saving them.
+    const std::string metrics_path = (std::filesystem::path(c.ckpt_dir) / kMetricsFile).string();
+    auto record = [&](nlohmann::ordered_json j) {
+        j["time"] = metrics_clock();
+        try {
+            append_metrics(metrics_path, j);
+        } catch (const std::runtime_error& e) {
+            spdlog::warn("{}; training goes on", e.what());
+        }
+    };
+    try {
+        const int64_t dropped = keep_metrics_until(metrics_path, st.global_step);
+        if (dropped > 0)
+            spdlog::info("dropped {} record(s) past global_step {} from {}", dropped, st.global_step, metrics_path);
+        if (restored.state) record({{"event", "resume"}, {"step", st.global_step},
+                                    {"epoch", double(st.global_step) / double(steps_per_epoch)},
+                                    {"file", restored.file}, {"dropped", dropped}});
+        else record({{"event", "start"}, {"step", st.global_step}, {"epoch", 0}, {"dropped", dropped}});
+    } catch (const std::runtime_error& e) {
+        spdlog::warn("{}; training goes on", e.what());
+    }
+    // The per-epoch line shows even when the default level hides info (./train --quiet).
+    const auto epoch_log = spdlog::default_logger()->clone("");
+    epoch_log->set_level(spdlog::level::info);
+    std::optional<ProgressPrinter> progress;
+    if (report.progress != ProgressMode::off)
+        progress.emplace(stdout, report.progress == ProgressMode::terminal, report.plain_interval);
+
     TrainOutcome out;
     const int batch = int(c.batch_size);
     Workspace ws = make_workspace(st.net, batch);
@@ -163,9 +194,15 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
             const auto t = clock::now();
             out.last_checkpoint = saver.save(st, unix_now());
             failed_saves = 0;
+            if (progress) progress->clear();
             spdlog::info("saved {} ({}, {:.1f} ms)", (std::filesystem::path(c.ckpt_dir) / out.last_checkpoint).string(),
                          why, 1e3 * std::chrono::duration<double>(clock::now() - t).count());
+            const int64_t in_epoch = st.global_step % st.steps_per_epoch;
+            const int64_t done = in_epoch ? in_epoch : st.steps_per_epoch;
+            record({{"event", "save"}, {"step", st.global_step}, {"epoch", double(st.global_step) / double(st.steps_per_epoch)},
+                    {"file", out.last_checkpoint}, {"reason", why}, {"loss", st.epoch_loss_sum / double(done)}});
         } catch (const CheckpointError& e) {
+            if (progress) progress->clear();
             if (++failed_saves >= kMaxFailedSavesInARow)
                 throw CheckpointError(std::string(e.what()) + "\n" + std::to_string(failed_saves) +
                                       " saves failed in a row; stopping. The checkpoints already in '" + c.ckpt_dir +
@@ -197,17 +234,36 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
             spdlog::info("first step done {:.3f} s after the program started",
                          std::chrono::duration<double>(clock::now() - kProgramStart).count());
         images_this_epoch += batch;
+        if (progress) {
+            const int64_t done = st.global_step % steps_per_epoch ? st.global_step % steps_per_epoch : steps_per_epoch;
+            const double wall = std::chrono::duration<double>(clock::now() - epoch_start).count();
+            const double per_step = wall / double(images_this_epoch / batch);
+            progress->update({epoch + 1, c.epochs, done, steps_per_epoch,
+                              train_seconds > 0 ? double(images_this_epoch) / train_seconds : 0.0,
+                              st.epoch_loss_sum / double(done), per_step * double(steps_per_epoch - done),
+                              per_step * double(total_steps - st.global_step)},
+                             std::chrono::duration<double>(clock::now() - kProgramStart).count());
+        }
 
         const bool epoch_end = st.global_step % steps_per_epoch == 0;
         if (epoch_end) {
             const EvalResult val = evaluate(st.net, data.validation, eval_ws);
             const EvalResult test = evaluate(st.net, data.test, eval_ws);
             const double secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
-            spdlog::info("epoch {} global_step {} loss {:.4f} validation_accuracy {} test_accuracy {:.4f} "
-                         "seconds {:.2f} images_per_s {:.0f}",
-                         epoch + 1, st.global_step, st.epoch_loss_sum / double(steps_per_epoch),
-                         data.validation.size() ? fmt::format("{:.4f}", val.accuracy) : std::string("n/a"),
-                         test.accuracy, secs, train_seconds > 0 ? double(images_this_epoch) / train_seconds : 0.0);
+            const double rate = train_seconds > 0 ? double(images_this_epoch) / train_seconds : 0.0;
+            if (progress) progress->clear();
+            epoch_log->info("epoch {} global_step {} loss {:.4f} validation_accuracy {} test_accuracy {:.4f} "
+                            "seconds {:.2f} images_per_s {:.0f}",
+                            epoch + 1, st.global_step, st.epoch_loss_sum / double(steps_per_epoch),
+                            data.validation.size() ? fmt::format("{:.4f}", val.accuracy) : std::string("n/a"),
+                            test.accuracy, secs, rate);
+            nlohmann::ordered_json r = {{"event", "epoch"}, {"step", st.global_step}, {"epoch", epoch + 1},
+                                        {"loss", st.epoch_loss_sum / double(steps_per_epoch)}};
+            r["validation_accuracy"] = data.validation.size() ? nlohmann::ordered_json(val.accuracy) : nullptr;
+            r["test_accuracy"] = test.accuracy;
+            r["seconds"] = secs;
+            r["images_per_s"] = rate;
+            record(r);
             save("end of epoch");
             ++out.epochs_done;
             epoch_start = clock::now();
@@ -219,6 +275,7 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
             save("periodic");
         }
         if (const int sig = stop_signal.load()) {
+            if (progress) progress->clear();
             spdlog::warn("signal {} received: saving at global_step {} and stopping", sig, st.global_step);
             if (!epoch_end) save("stop requested");
             out.stopped_by_signal = sig;

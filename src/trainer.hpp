@@ -36,11 +36,21 @@ TrainingState new_run_state(const TrainConfig& config, int input_size, int64_t s
 double train_step(TrainingState& st, const Dataset& train, const uint32_t* indices, int batch, Workspace& ws,
                   std::vector<uint8_t>& labels);
 
+// How a run reports besides its log lines: the live progress line (off, redrawn in place on a
+// terminal, or plain lines at most every plain_interval seconds).
+enum class ProgressMode { off, terminal, plain };
+struct TrainReporting {
+    ProgressMode progress = ProgressMode::off;
+    double plain_interval = 5.0;
+};
+
 // Runs training as configured. `stop_signal` is polled after every step: when non-zero, the
-// trainer saves and returns with stopped_by_signal set. Logs through spdlog.
+// trainer saves and returns with stopped_by_signal set. Logs through spdlog; the per-epoch line is
+// logged whatever the default logger's level (so a level of warn keeps only it, warnings and errors).
+// Appends to ckpt_dir/metrics.jsonl (see metrics.hpp).
 // throws ConfigError (settings that cannot resume the checkpoint), CheckpointError (directory
 // unusable or locked, kMaxFailedSavesInARow failed saves), IdxError (data).
 TrainOutcome train(const TrainConfig& config, const Mnist& data, const std::atomic<int>& stop_signal,
-                   FaultPoint fault = FaultPoint::none);
+                   FaultPoint fault = FaultPoint::none, const TrainReporting& report = {});
 
 }  // namespace mnist

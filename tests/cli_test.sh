@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Program-level tests of ./train, ./eval and ./ckpt: exit codes and messages for bad input,
-# --help/--version, eval's JSON, ckpt export and warm starts (--init_from), the numpy reader
+# --help/--version, eval's JSON and --errors picture, train --quiet and its metrics file, ckpt export and warm starts (--init_from), the numpy reader
 # (scripts/load_checkpoint.py), and the graceful stop on SIGTERM/SIGINT.
 #   usage: cli_test.sh BUILD_DIR
 set -uo pipefail
@@ -56,6 +56,27 @@ json=$("$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data" --json)
 for key in checkpoint global_step accuracy loss per_class_accuracy confusion_matrix; do
   [[ "$json" == *"\"$key\":"* ]] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: eval --json lacks $key"; }
 done
+# eval --errors: a PNG of the misclassified test images; --class_names names the classes.
+expect "eval --errors writes the picture" 0 "misclassified test images" -- \
+  "$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data" --errors "$work/errors.png" --max 16
+if [[ -s "$work/errors.png" && "$(head -c 8 "$work/errors.png" | od -An -tx1 | tr -d ' \n')" == 89504e470d0a1a0a ]]; then
+  passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: eval --errors did not write a PNG"; fi
+expect "eval --class_names fashion names the classes" 0 "Ankle boot" -- \
+  "$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data" --class_names fashion
+expect "eval --max 0 is refused" 1 "--max" -- "$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data" --errors "$work/e.png" --max 0
+# The metrics file: a start record, two epoch records, a save per epoch.
+m="$work/run/metrics.jsonl"
+if [[ $(grep -c '"event":"epoch"' "$m") -eq 2 && $(grep -c '"event":"start"' "$m") -eq 1 ]]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: $m should hold 1 start and 2 epoch records:"; sed 's/^/    /' "$m"; fi
+# --quiet: only the per-epoch line (no progress, no saves); a log file gets no control characters.
+out=$("$bin/train" "${common[@]}" --epochs 1 --quiet --ckpt_dir "$work/quiet" 2>&1)
+if [[ $? -eq 0 && "$out" == *"epoch 1 global_step 62"* && "$out" != *"saved"* && "$out" != *"images/s"* && $(echo "$out" | wc -l) -eq 1 ]]; then
+  passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: train --quiet printed:"; echo "$out" | sed 's/^/    /'; fi
+"$bin/train" "${common[@]}" --epochs 1 --ckpt_dir "$work/plain" > "$work/plain.log" 2>&1
+if ! LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f]' "$work/plain.log" && grep -q "epoch 1/1 step 1/62" "$work/plain.log"; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: train's log file should have a plain progress line and no control characters"; cat -A "$work/plain.log" | head; fi
+expect "--progress takes auto, plain or off" 1 "--progress" -- "$bin/train" --progress sometimes
+
 expect "eval --checkpoint evaluates a chosen file" 0 "model-62.safetensors" -- "$bin/eval" --checkpoint "$work/run/model-62.safetensors" --data_dir "$work/data"
 expect "eval --all lists every checkpoint" 0 "model-124.safetensors" -- "$bin/eval" --all --ckpt_dir "$work/run" --data_dir "$work/data"
 expect "the run is already complete" 0 "nothing to train" -- "$bin/train" "${common[@]}" --epochs 2 --ckpt_dir "$work/run"

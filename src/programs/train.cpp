@@ -43,10 +43,15 @@ int main(int argc, char** argv) {
         const char* fault_env = std::getenv("MNIST_FAULT");
         const FaultPoint fault = fault_point_from_string(fault_env ? fault_env : "");
         install_stop_handlers();
+        if (parsed.quiet) spdlog::set_level(spdlog::level::warn);
+        TrainReporting report;
+        report.progress = parsed.quiet || parsed.progress == "off" ? ProgressMode::off
+                          : parsed.progress == "auto" && isatty(STDOUT_FILENO) ? ProgressMode::terminal
+                                                                                : ProgressMode::plain;
         const Mnist data = load_mnist(c.data_dir, size_t(c.validation_size));
         spdlog::info("data '{}': {} training, {} validation, {} test images", c.data_dir, data.train.size(),
                      data.validation.size(), data.test.size());
-        const TrainOutcome out = train(c, data, g_stop, fault);
+        const TrainOutcome out = train(c, data, g_stop, fault, report);
         if (out.stopped_by_signal) {
             spdlog::info("stopped by signal {} at global_step {}; rerun the same command to resume",
                          out.stopped_by_signal, out.global_step);
