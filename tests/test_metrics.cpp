@@ -13,20 +13,11 @@
 #include "tests/test_util.hpp"
 
 using namespace mnist;
+using testutil::Quiet;
+using testutil::run;
 using testutil::TempDir;
 
 namespace {
-
-struct Quiet {
-    Quiet() { spdlog::set_level(spdlog::level::warn); }
-    ~Quiet() { spdlog::set_level(spdlog::level::info); }
-};
-
-TrainOutcome run(const TrainConfig& c, int stop = 0) {
-    const Mnist data = load_mnist(c.data_dir, size_t(c.validation_size));
-    std::atomic<int> signal{stop};
-    return train(c, data, signal);
-}
 
 // Each (event, step) pair appears once, and steps never go back.
 void require_consistent(const std::vector<nlohmann::json>& records) {

@@ -12,6 +12,10 @@
 #include <zlib.h>
 
 #include "src/config.hpp"
+#include "src/trainer.hpp"
+
+#include <spdlog/spdlog.h>
+#include <atomic>
 
 namespace testutil {
 
@@ -124,6 +128,20 @@ inline mnist::TrainConfig small_config(const std::string& data_dir, const std::s
     c.seed = 7;
     c.threads = 2;
     return c;
+}
+
+// Keeps the trainer's info lines out of test output for the scope of a test.
+struct Quiet {
+    Quiet() { spdlog::set_level(spdlog::level::warn); }
+    ~Quiet() { spdlog::set_level(spdlog::level::info); }
+};
+
+// Loads c's data and trains as ./train would; a non-zero `stop` is a stop signal already received,
+// so the run takes one step, saves and returns.
+inline mnist::TrainOutcome run(const mnist::TrainConfig& c, int stop = 0) {
+    const mnist::Mnist data = mnist::load_mnist(c.data_dir, size_t(c.validation_size));
+    std::atomic<int> signal{stop};
+    return mnist::train(c, data, signal);
 }
 
 }  // namespace testutil
