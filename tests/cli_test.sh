@@ -90,6 +90,16 @@ expect "ckpt verify passes a whole directory" 0 "valid (global_step 124)" -- "$b
 expect "ckpt diff of a file with itself is identical" 0 "all tensors identical" -- "$bin/ckpt" diff "$work/run/model-124.safetensors" "$work/run/model-124.safetensors"
 expect "ckpt diff of two steps differs" 1 "differs" -- "$bin/ckpt" diff "$work/run/model-62.safetensors" "$work/run/model-124.safetensors"
 expect "eval of an empty directory fails" 1 "no checkpoint" -- "$bin/eval" --ckpt_dir "$work/data" --data_dir "$work/data"
+expect "eval --all --json prints one array" 0 '[{"checkpoint":' -- "$bin/eval" --all --json --ckpt_dir "$work/run" --data_dir "$work/data"
+expect "ckpt list marks the latest checkpoint" 0 "valid (latest)" -- "$bin/ckpt" list "$work/run"
+expect "ckpt inspect shows a checkpoint's tensors and statistics" 0 "w_h2/RMSProp" -- "$bin/ckpt" inspect "$work/run/model-124.safetensors"
+expect "ckpt inspect --tensor prints its values" 0 "global_step I64 []" -- "$bin/ckpt" inspect "$work/run/model-124.safetensors" --tensor global_step
+mkdir -p "$work/listdir"
+cp "$work/run/model-62.safetensors" "$work/run/model-124.safetensors" "$work/listdir/"
+truncate -s 4000 "$work/listdir/model-124.safetensors"
+expect "ckpt list gives the reason a checkpoint is invalid" 0 "INVALID" -- "$bin/ckpt" list "$work/listdir"
+expect "ckpt verify of a directory fails when one file is damaged" 1 "model-124.safetensors: INVALID" -- "$bin/ckpt" verify "$work/listdir"
+expect "ckpt with an unknown command fails" 1 "unknown command" -- "$bin/ckpt" frobnicate
 
 # ckpt export: the chosen tensors under the chosen names, in a file inspect, verify and diff accept.
 m124="$work/run/model-124.safetensors"
