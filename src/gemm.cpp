@@ -219,6 +219,8 @@ void gemm(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* 
     else gemm_tiles<Trans::T, Trans::T>(m, n, k, A, B, C);
 }
 
+bool gemm_sums_in_k_order() { return MNIST_GEMM_AVX2 != 0; }
+
 void gemm_reference(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C) {
     for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) {

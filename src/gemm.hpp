@@ -22,6 +22,10 @@ constexpr int kTileCols = 64;
 // Runs on the current OpenMP team size; allocates nothing on the heap.
 void gemm(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C);
 
+// True when gemm runs the AVX2/FMA kernel, which sums every element as one FMA chain over k in plain
+// order from +0 (the products that skip zeros then give its bits exactly); false on the Eigen path.
+bool gemm_sums_in_k_order();
+
 // The plain triple loop (double accumulation), the reference the tests compare gemm with.
 void gemm_reference(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C);
 

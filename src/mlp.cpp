@@ -2,6 +2,7 @@
 #include "src/mlp.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "src/gemm.hpp"
@@ -39,6 +40,7 @@ Workspace make_workspace(const Mlp& net, int capacity) {
     }
     ws.logits.resize(capacity, net.sizes.back());
     for (const Matrix& w : net.weights) ws.grads.emplace_back(w.rows(), w.cols());
+    ws.nonzeros.resize(net.layers());
     return ws;
 }
 
@@ -83,6 +85,23 @@ void dropout_inplace(float* x, size_t count, float keep, bool relu, const Dropou
     }
 }
 
+// dh[i] = h[i] > 0 ? dh[i] / keep : 0: a gradient through ReLU and dropout (h > 0 exactly where
+// the unit was active and kept). Branch-free: the pattern is random, a branch would mispredict.
+void through_activation(float* dh, const float* h, size_t count, float keep) {
+    const long groups = long(count / 8);
+#pragma omp parallel for schedule(static) if (long(count) > kParallelMin)
+    for (long g = 0; g < groups; ++g) {
+#if defined(__AVX2__)
+        const __m256 active = _mm256_cmp_ps(_mm256_loadu_ps(h + 8 * g), _mm256_setzero_ps(), _CMP_GT_OQ);
+        const __m256 scaled = _mm256_div_ps(_mm256_loadu_ps(dh + 8 * g), _mm256_set1_ps(keep));
+        _mm256_storeu_ps(dh + 8 * g, _mm256_and_ps(active, scaled));
+#else
+        for (long i = 8 * g; i < 8 * g + 8; ++i) dh[i] = h[i] > 0.0f ? dh[i] / keep : 0.0f;
+#endif
+    }
+    for (size_t i = size_t(groups) * 8; i < count; ++i) dh[i] = h[i] > 0.0f ? dh[i] / keep : 0.0f;
+}
+
 void relu_inplace(float* x, size_t count) {
 #pragma omp parallel for schedule(static) if (count > kParallelMin)
     for (long i = 0; i < long(count); ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
@@ -94,14 +113,55 @@ void activate(float* z, size_t count, float keep, const DropoutSpec* d, size_t l
     else relu_inplace(z, count);
 }
 
+// Times the parts of a step into ws.profile when it is set; otherwise only runs them.
+class Profiler {
+public:
+    explicit Profiler(StepProfile* p) : p_(p) {}
+    // Runs f (returning the multiply-adds it did, or 0 for no product) as the next part of the step.
+    template <class F>
+    void operator()(const char* what, const std::string& weight, double dense_multiply_adds, F&& f) {
+        if (!p_) {
+            f();
+            return;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        const double done = double(f());
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (next_ == p_->parts.size()) p_->parts.push_back({std::string(what) + (weight.empty() ? "" : " " + weight)});
+        StepProfile::Part& part = p_->parts[next_++];
+        part.seconds += seconds;
+        part.multiply_adds += done;
+        part.dense_multiply_adds += dense_multiply_adds;
+    }
+    ~Profiler() {
+        if (p_) ++p_->steps;
+    }
+
+private:
+    StepProfile* p_;
+    size_t next_ = 0;
+};
+
 // The forward pass through every layer, writing hidden outputs and logits.
-void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d) {
+void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, Profiler& timed) {
     const size_t L = net.layers();
     const float* in = ws.input.data();
     for (size_t l = 0; l < L; ++l) {
+        const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
+        const std::string name = ws.profile ? weight_name(l, L) : std::string();
         float* out = l + 1 < L ? ws.hidden[l].data() : ws.logits.data();
-        gemm(Trans::N, Trans::N, n, net.sizes[l + 1], net.sizes[l], in, net.weights[l].data(), out);
-        if (l + 1 < L) activate(out, size_t(n) * net.sizes[l + 1], d ? d->keep_hidden : 1.0f, d, l + 1);
+        timed("non-zeros of the input of", name, 0, [&] {
+            compress(Trans::N, n, fan_in, in, ws.nonzeros[l]);
+            return 0;
+        });
+        timed("forward product with", name, double(n) * fan_in * fan_out, [&] {
+            return gemm_sparse_or_dense(Trans::N, Trans::N, in, ws.nonzeros[l], fan_out, net.weights[l].data(), out);
+        });
+        if (l + 1 < L)
+            timed("ReLU and dropout after", name, 0, [&] {
+                activate(out, size_t(n) * fan_out, d ? d->keep_hidden : 1.0f, d, l + 1);
+                return 0;
+            });
         in = out;
     }
 }
@@ -130,32 +190,64 @@ double softmax_cross_entropy(const float* logits, int n, int classes, const uint
 
 double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& d) {
     const size_t L = net.layers();
-    if (d.keep_input < 1.0f) dropout_inplace(ws.input.data(), size_t(n) * net.sizes[0], d.keep_input, false, d, 0);
-    forward(net, ws, n, &d);
+    Profiler timed(ws.profile);
+    timed("dropout on the input", "", 0, [&] {
+        if (d.keep_input < 1.0f) dropout_inplace(ws.input.data(), size_t(n) * net.sizes[0], d.keep_input, false, d, 0);
+        return 0;
+    });
+    forward(net, ws, n, &d, timed);
     const int classes = net.sizes.back();
-    const double loss = softmax_cross_entropy(ws.logits.data(), n, classes, labels, ws.logits.data());
+    double loss = 0;
+    timed("softmax cross-entropy and its gradient", "", 0, [&] {
+        loss = softmax_cross_entropy(ws.logits.data(), n, classes, labels, ws.logits.data());
+        return 0;
+    });
 
     // Backward: `upstream` is d loss / d (output of layer l), already through the activation.
     const float* upstream = ws.logits.data();
     for (size_t l = L; l-- > 0;) {
         const float* below = l == 0 ? ws.input.data() : ws.hidden[l - 1].data();
         const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
-        gemm(Trans::T, Trans::N, fan_in, fan_out, n, below, upstream, ws.grads[l].data());
+        const std::string name = ws.profile ? weight_name(l, L) : std::string();
+        const double dense = double(n) * fan_in * fan_out;
+        timed("non-zeros transposed for the gradient of", name, 0, [&] {
+            transpose(ws.nonzeros[l], ws.nonzeros_t);
+            return 0;
+        });
+        timed("gradient of", name, dense, [&] {
+            return gemm_sparse_or_dense(Trans::T, Trans::N, below, ws.nonzeros_t, fan_out, upstream, ws.grads[l].data());
+        });
         if (l == 0) break;
         float* dh = ws.delta[l - 1].data();
-        gemm(Trans::N, Trans::T, n, fan_in, fan_out, upstream, net.weights[l].data(), dh);
+        if (l + 1 == L) {  // upstream is d loss / d logits: dense
+            timed("backward product with", name, dense, [&] {
+                gemm(Trans::N, Trans::T, n, fan_in, fan_out, upstream, net.weights[l].data(), dh);
+                return int64_t(dense);
+            });
+        } else {  // upstream is masked by the layer's ReLU and dropout: mostly zeros
+            timed("non-zeros of the gradient below", name, 0, [&] {
+                compress(Trans::N, n, fan_out, upstream, ws.nonzeros_delta);
+                return 0;
+            });
+            timed("backward product with", name, dense, [&] {
+                return gemm_sparse_or_dense(Trans::N, Trans::T, upstream, ws.nonzeros_delta, fan_in,
+                                            net.weights[l].data(), dh);
+            });
+        }
         // Through ReLU and dropout: h > 0 exactly where the unit was active and kept, and there
         // d h / d z = 1 / keep (1 without dropout).
-        const float* h = ws.hidden[l - 1].data();
-        const float keep = d.keep_hidden;
-        const long count = long(n) * fan_in;
-#pragma omp parallel for schedule(static) if (count > kParallelMin)
-        for (long i = 0; i < count; ++i) dh[i] = h[i] > 0.0f ? dh[i] / keep : 0.0f;
+        timed("ReLU and dropout on the gradient below", name, 0, [&] {
+            through_activation(dh, ws.hidden[l - 1].data(), size_t(n) * fan_in, d.keep_hidden);
+            return 0;
+        });
         upstream = dh;
     }
     return loss;
 }
 
-void forward_logits(const Mlp& net, Workspace& ws, int n) { forward(net, ws, n, nullptr); }
+void forward_logits(const Mlp& net, Workspace& ws, int n) {
+    Profiler untimed(nullptr);
+    forward(net, ws, n, nullptr, untimed);
+}
 
 }  // namespace mnist

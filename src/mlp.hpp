@@ -1,11 +1,15 @@
 // The network: 784-H1-...-Hn-10, ReLU, no biases, inverted dropout on the input and after each
 // hidden ReLU, mean softmax cross-entropy. Forward and backward passes over a preallocated
-// workspace, every product through the fixed-tile gemm (so results do not depend on thread count).
+// workspace. Every product is gemm's (bits independent of the thread count); those whose left
+// operand is mostly zeros (inputs and hidden outputs after ReLU and dropout, gradients masked by
+// them) skip the zero terms, which changes no bit (sparse.hpp).
 #pragma once
 #include <Eigen/Core>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "src/sparse.hpp"
 
 namespace mnist {
 
@@ -31,6 +35,19 @@ struct DropoutSpec {
     uint64_t step = 0;         // masks are a pure function of (seed, step, layer, element)
 };
 
+// Where the time of forward_backward goes, summed over the calls made with Workspace::profile set
+// (bench_step prints it). Parts are listed in the order a step runs them.
+struct StepProfile {
+    struct Part {
+        std::string name;
+        double seconds = 0;
+        double multiply_adds = 0;        // done (a product that skips zeros does fewer)
+        double dense_multiply_adds = 0;  // of the same product with every term
+    };
+    std::vector<Part> parts;
+    int64_t steps = 0;
+};
+
 // Buffers for batches of up to `capacity` rows; sized once, so a step allocates nothing.
 struct Workspace {
     int capacity = 0;
@@ -39,6 +56,10 @@ struct Workspace {
     std::vector<Matrix> delta;     // same shapes as hidden: gradient of the loss w.r.t. them
     Matrix logits;                 // capacity x classes; after backward, d loss / d logits
     std::vector<Matrix> grads;     // same shapes as the weights
+    std::vector<SparseRows> nonzeros;  // of the input and of each hidden output, by rows (forward)
+    SparseRows nonzeros_t;         // the same transposed, for a weight gradient (backward)
+    SparseRows nonzeros_delta;     // of a gradient masked by ReLU and dropout (backward)
+    StepProfile* profile = nullptr;  // when set, forward_backward times its parts into it
 };
 Workspace make_workspace(const Mlp& net, int capacity);
 

@@ -8,15 +8,12 @@
 
 #include "src/gemm.hpp"
 #include "src/rng.hpp"
+#include "tests/test_util.hpp"
 
 using namespace mnist;
 
 namespace {
-std::vector<float> random_matrix(size_t n, uint32_t layer) {
-    std::vector<float> v(n);
-    fill_normal(v.data(), n, 1.0f, 99, layer);
-    return v;
-}
+std::vector<float> random_matrix(size_t n, uint32_t layer) { return testutil::normal_values(n, 99, layer); }
 
 void check_against_reference(Trans ta, Trans tb, int m, int n, int k) {
     const auto A = random_matrix(size_t(m) * k, 1), B = random_matrix(size_t(k) * n, 2);

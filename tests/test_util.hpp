@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "src/config.hpp"
+#include "src/rng.hpp"
 #include "src/trainer.hpp"
 
 #include <spdlog/spdlog.h>
@@ -36,6 +37,13 @@ struct TempDir {
     std::string operator/(const std::string& name) const { return (path / name).string(); }
     std::string str() const { return path.string(); }
 };
+
+// n values from N(0, 1), a pure function of (seed, layer): operands for the product tests.
+inline std::vector<float> normal_values(size_t n, uint64_t seed, uint32_t layer) {
+    std::vector<float> v(n);
+    mnist::fill_normal(v.data(), n, 1.0f, seed, layer);
+    return v;
+}
 
 inline void put_be32(std::vector<uint8_t>& out, uint32_t v) {
     for (int s = 24; s >= 0; s -= 8) out.push_back(uint8_t(v >> s));

@@ -1,0 +1,274 @@
+// Products with a mostly-zero left operand (see sparse.hpp for why they keep gemm's bits).
+#include "src/sparse.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define MNIST_SPARSE_AVX2 1
+#else
+#define MNIST_SPARSE_AVX2 0
+#endif
+
+namespace mnist {
+namespace {
+
+using Entry = SparseRows::Entry;
+
+// Below this much work (multiply-adds) a product runs on one thread: waking the team costs more.
+constexpr int64_t kParallelWork = 1 << 16;
+
+// Output columns per block: 8 vectors of 8 accumulators, all in registers.
+constexpr int kBlockCols = 64;
+// Output rows per task: tasks are (column block, row chunk), column block major, so each thread
+// keeps its share of B's column blocks in its own cache.
+constexpr int kChunkRows = 128;
+// Floats of B in one k-chunk's panel: 48 KB, measured best of 24, 48 and 96 KB and no chunks (the
+// L1 data cache holds 32 KB; the rows of the panel a row of S touches are all that must stay).
+constexpr int kPanelFloats = 12288;
+// Floats of B a k-chunk may hold (24 KB of the 32 KB L1 data cache).
+
+
+// Appends the non-zeros of x[0..len) as entries (base + position, value) for row-major scans.
+inline int append_nonzeros(const float* x, int len, int base, Entry* out) {
+    int c = 0, p = 0;
+#if MNIST_SPARSE_AVX2
+    for (; p + 8 <= len; p += 8) {
+        // NEQ_UQ: NaN counts as non-zero (it must poison the sum as it does in gemm).
+        unsigned mask = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + p), _mm256_setzero_ps(), _CMP_NEQ_UQ)));
+        while (mask) {
+            const int b = __builtin_ctz(mask);
+            out[c++] = {base + p + b, x[p + b]};
+            mask &= mask - 1;
+        }
+    }
+#endif
+    for (; p < len; ++p)
+        if (x[p] != 0.0f) out[c++] = {base + p, x[p]};
+    return c;
+}
+
+#if MNIST_SPARSE_AVX2
+// c[0..w) = (first ? +0 : c[0..w)) + sum over the entries, in order, of value * B[index][0..w), with
+// w = 8 * NV (+ a partial vector when TAIL): one FMA chain per element, accumulators in registers.
+// B is a packed panel: rows 32-byte aligned, ldb a multiple of 8, lanes past w zero.
+template <int NV, bool TAIL>
+void block_row(const Entry* e, const Entry* end, const float* B, int ldb, float* c, __m256i tail_mask, bool first) {
+    constexpr int V = NV + (TAIL ? 1 : 0);
+    __m256 acc[V];
+#pragma GCC unroll 9
+    for (int v = 0; v < V; ++v)
+        acc[v] = first ? _mm256_setzero_ps()
+                       : (TAIL && v == NV ? _mm256_maskload_ps(c + 8 * v, tail_mask) : _mm256_loadu_ps(c + 8 * v));
+    for (; e != end; ++e) {
+        const __m256 a = _mm256_set1_ps(e->value);
+        const float* b = B + size_t(e->index) * ldb;
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(a, _mm256_load_ps(b + 8 * v), acc[v]);
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(c + 8 * v, acc[v]);
+    if constexpr (TAIL) _mm256_maskstore_ps(c + 8 * NV, tail_mask, acc[NV]);
+}
+
+using BlockRow = void (*)(const Entry*, const Entry*, const float*, int, float*, __m256i, bool);
+
+template <int NV>
+constexpr BlockRow pick(bool tail) {
+    return tail ? block_row<NV, true> : block_row<NV, false>;
+}
+
+// The kernel for a block `w` columns wide (1 <= w <= kBlockCols).
+BlockRow block_row_for(int w) {
+    static const BlockRow table[9][2] = {
+        {nullptr, pick<0>(true)}, {pick<1>(false), pick<1>(true)}, {pick<2>(false), pick<2>(true)},
+        {pick<3>(false), pick<3>(true)}, {pick<4>(false), pick<4>(true)}, {pick<5>(false), pick<5>(true)},
+        {pick<6>(false), pick<6>(true)}, {pick<7>(false), pick<7>(true)}, {pick<8>(false), nullptr}};
+    return table[w / 8][w % 8 != 0];
+}
+
+// dst (8 rows, stride ld_dst) = the transpose of src (8 rows, stride ld_src).
+void transpose8x8(const float* src, int ld_src, float* dst, int ld_dst) {
+    __m256 r[8], t[8];  // t[2i], t[2i+1]: rows 2i and 2i+1 interleaved
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + size_t(i) * ld_src);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // q[4h + c] holds column c of rows 4h..4h+3 (low half) and column c + 4 (high half).
+    __m256 q[8];
+    for (int h = 0; h < 2; ++h) {
+        const __m256 *lo = t + 4 * h, *hi = t + 4 * h + 2;
+        q[4 * h + 0] = _mm256_shuffle_ps(lo[0], hi[0], _MM_SHUFFLE(1, 0, 1, 0));
+        q[4 * h + 1] = _mm256_shuffle_ps(lo[0], hi[0], _MM_SHUFFLE(3, 2, 3, 2));
+        q[4 * h + 2] = _mm256_shuffle_ps(lo[1], hi[1], _MM_SHUFFLE(1, 0, 1, 0));
+        q[4 * h + 3] = _mm256_shuffle_ps(lo[1], hi[1], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int c = 0; c < 4; ++c) {
+        _mm256_storeu_ps(dst + size_t(c) * ld_dst, _mm256_permute2f128_ps(q[c], q[c + 4], 0x20));
+        _mm256_storeu_ps(dst + size_t(c + 4) * ld_dst, _mm256_permute2f128_ps(q[c], q[c + 4], 0x31));
+    }
+}
+
+__m256i tail_mask_for(int w) {
+    const int lanes = w % 8;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// panel[p - k0][0..w) = op(B)[p][j0..j0+w) for p in [k0, k1), lanes w..ldp zero. op(B) is K x n:
+// B is stored K x n (Trans::N, rows copied) or n x K (Trans::T, transposed 8 x 8 in registers).
+void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, int k1, int ldp, float* panel) {
+    if (tb == Trans::N) {
+        for (int p = k0; p < k1; ++p) {
+            float* dst = panel + size_t(p - k0) * ldp;
+            std::copy(B + size_t(p) * n + j0, B + size_t(p) * n + j0 + w, dst);
+            std::fill(dst + w, dst + ldp, 0.0f);
+        }
+        return;
+    }
+    int p = k0;
+    for (; p + 8 <= k1; p += 8) {
+        int j = 0;
+        for (; j + 8 <= w; j += 8)
+            transpose8x8(B + size_t(j0 + j) * K + p, K, panel + size_t(p - k0) * ldp + j, ldp);
+        for (int q = p; q < p + 8; ++q) {
+            float* dst = panel + size_t(q - k0) * ldp;
+            for (int jj = j; jj < w; ++jj) dst[jj] = B[size_t(j0 + jj) * K + q];
+            std::fill(dst + w, dst + ldp, 0.0f);
+        }
+    }
+    for (; p < k1; ++p) {
+        float* dst = panel + size_t(p - k0) * ldp;
+        for (int jj = 0; jj < w; ++jj) dst[jj] = B[size_t(j0 + jj) * K + p];
+        std::fill(dst + w, dst + ldp, 0.0f);
+    }
+}
+#endif
+
+}  // namespace
+
+int64_t SparseRows::nonzeros() const {
+    return std::accumulate(count.begin(), count.begin() + rows, int64_t(0));
+}
+
+void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
+    S.rows = m;
+    S.cols = k;
+    if (S.count.size() < size_t(m)) S.count.resize(m);
+    if (S.entries.size() < size_t(m) * k) S.entries.resize(size_t(m) * k);
+    Entry* entries = S.entries.data();
+    int32_t* count = S.count.data();
+    const bool parallel = int64_t(m) * k > kParallelWork;
+    if (ta == Trans::N) {
+#pragma omp parallel for schedule(static) if (parallel)
+        for (int i = 0; i < m; ++i) count[i] = append_nonzeros(A + size_t(i) * k, k, 0, entries + size_t(i) * k);
+        return;
+    }
+    // A is k x m: each task owns a group of its columns (rows of S) and walks down its rows, so
+    // every row of S receives its entries in increasing p.
+    constexpr int kGroup = 64;
+    const int groups = (m + kGroup - 1) / kGroup;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int g = 0; g < groups; ++g) {
+        const int i0 = g * kGroup, len = std::min(kGroup, m - i0);
+        std::fill(count + i0, count + i0 + len, 0);
+        Entry found[kGroup];
+        for (int p = 0; p < k; ++p) {
+            const int c = append_nonzeros(A + size_t(p) * m + i0, len, i0, found);
+            for (int q = 0; q < c; ++q) {
+                const int i = found[q].index;
+                entries[size_t(i) * k + count[i]++] = {p, found[q].value};
+            }
+        }
+    }
+}
+
+
+void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C) {
+#if MNIST_SPARSE_AVX2
+    const int blocks = (n + kBlockCols - 1) / kBlockCols, chunks = (S.rows + kChunkRows - 1) / kChunkRows;
+    const int tasks = blocks * chunks;
+    const bool parallel = S.nonzeros() * n > kParallelWork;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int t = 0; t < tasks; ++t) {
+        const int j0 = (t / chunks) * kBlockCols, w = std::min(kBlockCols, n - j0), ldp = (w + 7) / 8 * 8;
+        const int r0 = (t % chunks) * kChunkRows, rows = std::min(S.rows - r0, kChunkRows);
+        const BlockRow kernel = block_row_for(w);
+        const __m256i tail = tail_mask_for(w);
+        // k-chunks: rows k0..k0+kc of the block of B are copied into an aligned panel that stays in
+        // the L1 cache while every row of the task runs over it; a row's partial sums wait in C
+        // between chunks (its FMA chain goes on from them).
+        const int kc = kPanelFloats / ldp;
+        alignas(64) float panel[kPanelFloats];
+        const Entry* next[kChunkRows];
+        const Entry* end[kChunkRows];
+        for (int r = 0; r < rows; ++r) {
+            next[r] = S.entries.data() + size_t(r0 + r) * S.cols;
+            end[r] = next[r] + S.count[r0 + r];
+        }
+        for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
+            const int k1 = std::min(S.cols, k0 + kc);
+            pack_panel(tb, B, S.cols, n, j0, w, k0, k1, ldp, panel);
+            for (int r = 0; r < rows; ++r) {
+                const Entry* stop = next[r];
+                while (stop != end[r] && stop->index < k1) ++stop;
+                if (stop != next[r] || k0 == 0)
+                    kernel(next[r], stop, panel - size_t(k0) * ldp, ldp, C + size_t(r0 + r) * n + j0, tail, k0 == 0);
+                next[r] = stop;
+            }
+        }
+    }
+#else
+    sparse_gemm_reference(S, tb, n, B, C);
+#endif
+}
+
+void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B, float* C) {
+    for (int r = 0; r < S.rows; ++r)
+        for (int j = 0; j < n; ++j) {
+            float sum = 0.0f;
+            const Entry* e = S.entries.data() + size_t(r) * S.cols;
+            for (int q = 0; q < S.count[r]; ++q) {
+                const size_t p = size_t(e[q].index);
+                sum = std::fma(e[q].value, tb == Trans::N ? B[p * n + j] : B[size_t(j) * S.cols + p], sum);
+            }
+            C[size_t(r) * n + j] = sum;
+        }
+}
+
+void transpose(const SparseRows& S, SparseRows& T) {
+    T.rows = S.cols;
+    T.cols = S.rows;
+    if (T.count.size() < size_t(T.rows)) T.count.resize(T.rows);
+    if (T.entries.size() < size_t(T.rows) * T.cols) T.entries.resize(size_t(T.rows) * T.cols);
+    std::fill(T.count.begin(), T.count.begin() + T.rows, 0);
+    Entry* out = T.entries.data();
+    int32_t* count = T.count.data();
+    for (int r = 0; r < S.rows; ++r) {
+        const Entry* e = S.entries.data() + size_t(r) * S.cols;
+        for (int q = 0; q < S.count[r]; ++q) out[size_t(e[q].index) * T.cols + count[e[q].index]++] = {r, e[q].value};
+    }
+}
+
+int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRows& S, int n, const float* B, float* C) {
+    const int m = S.rows, k = S.cols;
+    if (m == 0 || n == 0) return 0;
+    const int64_t nonzeros = S.nonzeros();
+    if (double(nonzeros) > kSparseDensity * double(m) * double(k)) {
+        gemm(ta, tb, m, n, k, A, B, C);
+        return int64_t(m) * n * k;
+    }
+    sparse_gemm(S, tb, n, B, C);
+    return nonzeros * n;
+}
+
+int64_t gemm_skip_zeros(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C,
+                        SparseRows& scratch) {
+    if (m == 0 || n == 0) return 0;
+    compress(ta, m, k, A, scratch);
+    return gemm_sparse_or_dense(ta, tb, A, scratch, n, B, C);
+}
+
+}  // namespace mnist

@@ -1,0 +1,56 @@
+// Products whose left operand is mostly zeros: the inputs after dropout (about 85% zeros on MNIST),
+// the hidden outputs after ReLU and dropout (about 75%) and the gradients masked by them. Skipping
+// a zero term changes no bit: gemm sums every element as a chain of FMAs over k in plain order
+// starting from +0, and FMA(0, b, s) == s for every finite b (s + 0 never rounds; +0 + -0 == +0).
+// So these products give exactly gemm's bits (on the AVX2 path) while doing a fraction of its work.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "src/gemm.hpp"
+
+namespace mnist {
+
+// The non-zero entries of a rows x cols matrix, row by row: row r holds count[r] entries, at
+// entries[r * cols ...], in increasing column order.
+struct SparseRows {
+    struct Entry {
+        int32_t index;  // column
+        float value;
+    };
+    int rows = 0, cols = 0;
+    std::vector<int32_t> count;
+    std::vector<Entry> entries;
+    int64_t nonzeros() const;
+};
+
+// S = the non-zeros of op(A), which is m x k, as in gemm: A is stored m x k for Trans::N, k x m for
+// Trans::T (then row i of S lists the p with A[p][i] != 0). -0.0 counts as zero, NaN as non-zero.
+// Reuses S's buffers (they only grow); runs on the current OpenMP team.
+void compress(Trans ta, int m, int k, const float* A, SparseRows& S);
+
+// T = the non-zeros of S's transpose (row p of T lists, in increasing r, the rows r of S holding
+// column p): what compress(Trans::T, ...) gives for the same matrix, in work proportional to the
+// non-zeros rather than to the whole matrix.
+void transpose(const SparseRows& S, SparseRows& T);
+
+// C[S.rows x n] = S * op(B), op(B) S.cols x n: B stored S.cols x n (Trans::N) or n x S.cols
+// (Trans::T), row-major. Every element is the FMA chain over S's entries of its row in increasing
+// column order from +0: gemm's bits for the dense matrix (finite B).
+void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C);
+
+// The plain version of sparse_gemm, one scalar FMA at a time: the reference the tests compare with.
+void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B, float* C);
+
+// C = op(A) * op(B) with A, B, C as in gemm(ta, tb, ...) and S the non-zeros of op(A): through
+// sparse_gemm when op(A) is at most kSparseDensity non-zero, through gemm otherwise. Both give the
+// same bits on the AVX2 path, so the choice (a pure function of A) never shows in a result.
+// Returns the multiply-adds done (non-zeros of op(A) times n, or m * n * k through gemm).
+constexpr double kSparseDensity = 0.6;
+int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRows& S, int n, const float* B, float* C);
+
+// compress, then gemm_sparse_or_dense; `scratch` holds the compressed op(A).
+int64_t gemm_skip_zeros(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C,
+                        SparseRows& scratch);
+
+}  // namespace mnist
