@@ -21,6 +21,13 @@ struct EvalResult {
     std::vector<uint8_t> error_predictions;       // the predicted class of each of errors
 };
 
+// Images per chunk of an evaluation: its workspace stays small (a few MB) and the products still
+// have enough rows to split between threads.
+constexpr int kEvalChunk = 256;
+inline Workspace make_eval_workspace(const Mlp& net) {
+    return make_workspace(net, kEvalChunk, WorkspaceUse::inference);
+}
+
 // requires: ws was made for net (any capacity >= 1); labels below net's class count.
 // The result does not depend on the thread count.
 EvalResult evaluate(const Mlp& net, const Dataset& data, Workspace& ws);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <stdexcept>
 
 #include "src/gemm.hpp"
 #include "src/rng.hpp"
@@ -30,17 +31,29 @@ Mlp init_mlp(const std::vector<int>& sizes, uint64_t seed, float stddev) {
     return net;
 }
 
-Workspace make_workspace(const Mlp& net, int capacity) {
+Workspace make_workspace(const Mlp& net, int capacity, WorkspaceUse use) {
+    const bool training = use == WorkspaceUse::training;
     Workspace ws;
     ws.capacity = capacity;
     ws.input.resize(capacity, net.sizes.front());
     for (size_t l = 1; l + 1 < net.sizes.size(); ++l) {
         ws.hidden.emplace_back(capacity, net.sizes[l]);
-        ws.delta.emplace_back(capacity, net.sizes[l]);
+        if (training) ws.delta.emplace_back(capacity, net.sizes[l]);
     }
     ws.logits.resize(capacity, net.sizes.back());
-    for (const Matrix& w : net.weights) ws.grads.emplace_back(w.rows(), w.cols());
+    if (training)
+        for (const Matrix& w : net.weights) ws.grads.emplace_back(w.rows(), w.cols());
+    // The non-zero lists too are sized here (for a fully dense worst case), so no step allocates.
     ws.nonzeros.resize(net.layers());
+    int widest = 0;
+    for (size_t l = 0; l < net.layers(); ++l) {
+        ws.nonzeros[l].reshape(capacity, net.sizes[l]);
+        widest = std::max(widest, net.sizes[l]);
+    }
+    if (training) {
+        ws.nonzeros_t.reshape(widest, capacity);
+        ws.nonzeros_delta.reshape(capacity, widest);
+    }
     return ws;
 }
 
@@ -190,6 +203,7 @@ double softmax_cross_entropy(const float* logits, int n, int classes, const uint
 
 double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& d) {
     const size_t L = net.layers();
+    if (ws.grads.size() != L) throw std::logic_error("forward_backward needs a training workspace");
     Profiler timed(ws.profile);
     timed("dropout on the input", "", 0, [&] {
         if (d.keep_input < 1.0f) dropout_inplace(ws.input.data(), size_t(n) * net.sizes[0], d.keep_input, false, d, 0);
@@ -246,8 +260,8 @@ double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* lab
 }
 
 void forward_logits(const Mlp& net, Workspace& ws, int n) {
-    Profiler untimed(nullptr);
-    forward(net, ws, n, nullptr, untimed);
+    Profiler timed(ws.profile);
+    forward(net, ws, n, nullptr, timed);
 }
 
 }  // namespace mnist

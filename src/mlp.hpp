@@ -61,7 +61,9 @@ struct Workspace {
     SparseRows nonzeros_delta;     // of a gradient masked by ReLU and dropout (backward)
     StepProfile* profile = nullptr;  // when set, forward_backward times its parts into it
 };
-Workspace make_workspace(const Mlp& net, int capacity);
+// An inference workspace (forward_logits only) has no gradient buffers.
+enum class WorkspaceUse { training, inference };
+Workspace make_workspace(const Mlp& net, int capacity, WorkspaceUse use = WorkspaceUse::training);
 
 // One training pass on the n rows in ws.input (pixels in [0,1]) with labels[0..n):
 // applies dropout, computes the mean cross-entropy and the gradient of every weight into ws.grads.

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <numeric>
 
+#include <omp.h>
+
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define MNIST_SPARSE_AVX2 1
@@ -23,26 +25,49 @@ constexpr int64_t kParallelWork = 1 << 16;
 // Output columns per block: 8 vectors of 8 accumulators, all in registers.
 constexpr int kBlockCols = 64;
 // Output rows per task: tasks are (column block, row chunk), column block major, so each thread
-// keeps its share of B's column blocks in its own cache.
+// keeps its share of B's column blocks in its own cache; a packed panel serves up to this many rows.
 constexpr int kChunkRows = 128;
 // Floats of B in one k-chunk's panel: 48 KB, measured best of 24, 48 and 96 KB and no chunks (the
 // L1 data cache holds 32 KB; the rows of the panel a row of S touches are all that must stay).
 constexpr int kPanelFloats = 12288;
-// Floats of B a k-chunk may hold (24 KB of the 32 KB L1 data cache).
 
 
-// Appends the non-zeros of x[0..len) as entries (base + position, value) for row-major scans.
+#if MNIST_SPARSE_AVX2
+// kLeftPack[mask]: the lanes set in mask, in order, then the rest (a permutation for
+// _mm256_permutevar8x32 that moves the selected lanes to the front).
+struct LeftPack {
+    alignas(32) int32_t lanes[256][8];
+    LeftPack() {
+        for (int mask = 0; mask < 256; ++mask) {
+            int c = 0;
+            for (int l = 0; l < 8; ++l)
+                if (mask & (1 << l)) lanes[mask][c++] = l;
+            for (int l = 0; l < 8; ++l)
+                if (!(mask & (1 << l))) lanes[mask][c++] = l;
+        }
+    }
+};
+const LeftPack kLeftPack;
+#endif
+
+// Appends the non-zeros of x[0..len) to out as entries (base + position, value); returns how many.
+// The vector path stores eight entries per eight floats and advances by the non-zeros among them
+// (no branch on the data), so it may write up to seven entries past the last one it keeps.
 inline int append_nonzeros(const float* x, int len, int base, Entry* out) {
     int c = 0, p = 0;
 #if MNIST_SPARSE_AVX2
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (; p + 8 <= len; p += 8) {
+        const __m256 v = _mm256_loadu_ps(x + p);
         // NEQ_UQ: NaN counts as non-zero (it must poison the sum as it does in gemm).
-        unsigned mask = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + p), _mm256_setzero_ps(), _CMP_NEQ_UQ)));
-        while (mask) {
-            const int b = __builtin_ctz(mask);
-            out[c++] = {base + p + b, x[p + b]};
-            mask &= mask - 1;
-        }
+        const int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+        const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(kLeftPack.lanes[mask]));
+        const __m256i index = _mm256_permutevar8x32_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32(base + p)), perm);
+        const __m256i value = _mm256_permutevar8x32_epi32(_mm256_castps_si256(v), perm);
+        const __m256i lo = _mm256_unpacklo_epi32(index, value), hi = _mm256_unpackhi_epi32(index, value);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c + 4), _mm256_permute2x128_si256(lo, hi, 0x31));
+        c += __builtin_popcount(unsigned(mask));
     }
 #endif
     for (; p < len; ++p)
@@ -153,17 +178,21 @@ int64_t SparseRows::nonzeros() const {
     return std::accumulate(count.begin(), count.begin() + rows, int64_t(0));
 }
 
+void SparseRows::reshape(int r, int c) {
+    rows = r;
+    cols = c;
+    stride = c + 8;
+    if (count.size() < size_t(rows)) count.resize(rows);
+    if (entries.size() < size_t(rows) * stride) entries.resize(size_t(rows) * stride);
+}
+
 void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
-    S.rows = m;
-    S.cols = k;
-    if (S.count.size() < size_t(m)) S.count.resize(m);
-    if (S.entries.size() < size_t(m) * k) S.entries.resize(size_t(m) * k);
-    Entry* entries = S.entries.data();
+    S.reshape(m, k);
     int32_t* count = S.count.data();
     const bool parallel = int64_t(m) * k > kParallelWork;
     if (ta == Trans::N) {
 #pragma omp parallel for schedule(static) if (parallel)
-        for (int i = 0; i < m; ++i) count[i] = append_nonzeros(A + size_t(i) * k, k, 0, entries + size_t(i) * k);
+        for (int i = 0; i < m; ++i) count[i] = append_nonzeros(A + size_t(i) * k, k, 0, S.row(i));
         return;
     }
     // A is k x m: each task owns a group of its columns (rows of S) and walks down its rows, so
@@ -174,12 +203,12 @@ void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
     for (int g = 0; g < groups; ++g) {
         const int i0 = g * kGroup, len = std::min(kGroup, m - i0);
         std::fill(count + i0, count + i0 + len, 0);
-        Entry found[kGroup];
+        Entry found[kGroup + 8];
         for (int p = 0; p < k; ++p) {
             const int c = append_nonzeros(A + size_t(p) * m + i0, len, i0, found);
             for (int q = 0; q < c; ++q) {
                 const int i = found[q].index;
-                entries[size_t(i) * k + count[i]++] = {p, found[q].value};
+                S.row(i)[count[i]++] = {p, found[q].value};
             }
         }
     }
@@ -205,7 +234,7 @@ void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C)
         const Entry* next[kChunkRows];
         const Entry* end[kChunkRows];
         for (int r = 0; r < rows; ++r) {
-            next[r] = S.entries.data() + size_t(r0 + r) * S.cols;
+            next[r] = S.row(r0 + r);
             end[r] = next[r] + S.count[r0 + r];
         }
         for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
@@ -229,7 +258,7 @@ void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B,
     for (int r = 0; r < S.rows; ++r)
         for (int j = 0; j < n; ++j) {
             float sum = 0.0f;
-            const Entry* e = S.entries.data() + size_t(r) * S.cols;
+            const Entry* e = S.row(r);
             for (int q = 0; q < S.count[r]; ++q) {
                 const size_t p = size_t(e[q].index);
                 sum = std::fma(e[q].value, tb == Trans::N ? B[p * n + j] : B[size_t(j) * S.cols + p], sum);
@@ -239,16 +268,21 @@ void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B,
 }
 
 void transpose(const SparseRows& S, SparseRows& T) {
-    T.rows = S.cols;
-    T.cols = S.rows;
-    if (T.count.size() < size_t(T.rows)) T.count.resize(T.rows);
-    if (T.entries.size() < size_t(T.rows) * T.cols) T.entries.resize(size_t(T.rows) * T.cols);
-    std::fill(T.count.begin(), T.count.begin() + T.rows, 0);
-    Entry* out = T.entries.data();
+    T.reshape(S.cols, S.rows);
     int32_t* count = T.count.data();
-    for (int r = 0; r < S.rows; ++r) {
-        const Entry* e = S.entries.data() + size_t(r) * S.cols;
-        for (int q = 0; q < S.count[r]; ++q) out[size_t(e[q].index) * T.cols + count[e[q].index]++] = {r, e[q].value};
+    const bool parallel = S.nonzeros() > kParallelWork / 8;
+    // Each thread fills a range of T's rows (columns of S): it walks every row of S from the first
+    // entry in its range (rows are sorted) to the last, so T's rows receive r in increasing order.
+#pragma omp parallel if (parallel)
+    {
+        const int threads = omp_get_num_threads(), t = omp_get_thread_num();
+        const int p0 = int(int64_t(S.cols) * t / threads), p1 = int(int64_t(S.cols) * (t + 1) / threads);
+        std::fill(count + p0, count + p1, 0);
+        for (int r = 0; r < S.rows; ++r) {
+            const Entry *e = S.row(r), *end = e + S.count[r];
+            e = std::lower_bound(e, end, p0, [](const Entry& a, int p) { return a.index < p; });
+            for (; e != end && e->index < p1; ++e) T.row(e->index)[count[e->index]++] = {r, e->value};
+        }
     }
 }
 

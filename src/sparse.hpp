@@ -4,6 +4,7 @@
 // starting from +0, and FMA(0, b, s) == s for every finite b (s + 0 never rounds; +0 + -0 == +0).
 // So these products give exactly gemm's bits (on the AVX2 path) while doing a fraction of its work.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -12,16 +13,20 @@
 namespace mnist {
 
 // The non-zero entries of a rows x cols matrix, row by row: row r holds count[r] entries, at
-// entries[r * cols ...], in increasing column order.
+// row(r)[0 ..], in increasing column order. Rows are `stride` = cols + 8 entries apart: compress
+// stores eight entries at a time and may write up to seven past a row's last one.
 struct SparseRows {
     struct Entry {
         int32_t index;  // column
         float value;
     };
-    int rows = 0, cols = 0;
+    int rows = 0, cols = 0, stride = 0;
     std::vector<int32_t> count;
     std::vector<Entry> entries;
     int64_t nonzeros() const;
+    const Entry* row(int r) const { return entries.data() + size_t(r) * stride; }
+    Entry* row(int r) { return entries.data() + size_t(r) * stride; }
+    void reshape(int rows, int cols);  // sets the shape, grows the buffers if needed
 };
 
 // S = the non-zeros of op(A), which is m x k, as in gemm: A is stored m x k for Trans::N, k x m for

@@ -134,15 +134,25 @@ TEST_CASE("mlp: weights are named as in the tutorial and drawn with standard dev
     CHECK(init_mlp({784, 625, 625, 10}, 42).weights[2] == net.weights[2]);
 }
 
-TEST_CASE("mlp: inference needs no dropout and gives the same logits in any chunking", "[mlp]") {
+TEST_CASE("mlp: inference needs no dropout and gives the same logits, bit for bit, in any chunking", "[mlp]") {
     Mlp net = init_mlp({20, 16, 3}, 8, 0.3f);
     Matrix x(10, 20);
     fill_normal(x.data(), size_t(x.size()), 1.0f, 4, 0);
     Workspace all = make_workspace(net, 10);
     all.input = x;
     forward_logits(net, all, 10);
-    Workspace half = make_workspace(net, 5);
+    Workspace half = make_workspace(net, 5, WorkspaceUse::inference);
     half.input = x.bottomRows(5);
     forward_logits(net, half, 5);
-    CHECK(half.logits.isApprox(all.logits.bottomRows(5), 1e-6f));
+    CHECK(half.logits == all.logits.bottomRows(5));
+}
+
+TEST_CASE("mlp: an inference workspace holds no gradients and refuses a training pass", "[mlp]") {
+    Mlp net = init_mlp({20, 16, 3}, 8, 0.3f);
+    Workspace ws = make_workspace(net, 4, WorkspaceUse::inference);
+    CHECK(ws.grads.empty());
+    CHECK(ws.delta.empty());
+    const uint8_t labels[4] = {0, 1, 2, 0};
+    ws.input.setZero();
+    CHECK_THROWS_AS(forward_backward(net, ws, 4, labels, DropoutSpec{}), std::logic_error);
 }

@@ -66,7 +66,7 @@ TEST_CASE("sparse: compress lists every non-zero of a matrix, and of its transpo
             if (a == 0.0f) continue;
             ++nonzeros;
             REQUIRE(seen < rows.count[i]);
-            const SparseRows::Entry e = rows.entries[size_t(i) * k + seen++];
+            const SparseRows::Entry e = rows.row(i)[seen++];
             CHECK(e.index == p);
             CHECK(e.value == a);
         }
@@ -78,7 +78,7 @@ TEST_CASE("sparse: compress lists every non-zero of a matrix, and of its transpo
             const float a = A[size_t(i) * k + p];
             if (a == 0.0f) continue;
             REQUIRE(seen < cols.count[p]);
-            const SparseRows::Entry e = cols.entries[size_t(p) * m + seen++];
+            const SparseRows::Entry e = cols.row(p)[seen++];
             CHECK(e.index == i);
             CHECK(e.value == a);
         }
@@ -150,22 +150,30 @@ TEST_CASE("sparse: products are bit-identical on 1, 2 and 3 threads", "[sparse]"
     CHECK(same_bits(out[0], out[2]));
 }
 
-TEST_CASE("sparse: transposing the non-zeros gives what compressing the transpose gives", "[sparse]") {
-    const int m = 50, k = 130;
+TEST_CASE("sparse: transposing the non-zeros gives what compressing the transpose gives, on 1, 2 and 3 threads", "[sparse]") {
+    const int m = 300, k = 130;  // enough non-zeros for the parallel path
     const std::vector<float> A = sparse_matrix(m, k, 0.3, 10);
-    SparseRows rows, by_transpose, by_compress;
+    SparseRows rows, by_compress;
     compress(Trans::N, m, k, A.data(), rows);
-    transpose(rows, by_transpose);
     compress(Trans::T, k, m, A.data(), by_compress);
-    REQUIRE(by_transpose.rows == k);
-    REQUIRE(by_transpose.cols == m);
-    for (int p = 0; p < k; ++p) {
-        REQUIRE(by_transpose.count[p] == by_compress.count[p]);
-        for (int q = 0; q < by_compress.count[p]; ++q) {
-            const SparseRows::Entry a = by_transpose.entries[size_t(p) * m + q], b = by_compress.entries[size_t(p) * m + q];
-            CHECK(a.index == b.index);
-            CHECK(a.value == b.value);
+    const int saved = omp_get_max_threads();
+    for (int threads : {1, 2, 3}) {
+        set_compute_threads(threads);
+        SparseRows by_transpose;
+        transpose(rows, by_transpose);
+        INFO(threads << " threads");
+        REQUIRE(by_transpose.rows == k);
+        REQUIRE(by_transpose.cols == m);
+        bool same = true;
+        for (int p = 0; p < k; ++p) {
+            REQUIRE(by_transpose.count[p] == by_compress.count[p]);
+            for (int q = 0; q < by_compress.count[p]; ++q) {
+                const SparseRows::Entry a = by_transpose.row(p)[q], b = by_compress.row(p)[q];
+                same = same && a.index == b.index && a.value == b.value;
+            }
         }
+        CHECK(same);
+        CHECK(by_transpose.nonzeros() == rows.nonzeros());
     }
-    CHECK(by_transpose.nonzeros() == rows.nonzeros());
+    set_compute_threads(saved);
 }
