@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include <omp.h>
@@ -18,6 +19,10 @@ namespace mnist {
 namespace {
 
 using Entry = SparseRows::Entry;
+
+// Follows the last entry of every row: its index is past every column, so a loop over a row's
+// entries needs no separate end test.
+constexpr Entry kSentinel = {std::numeric_limits<int32_t>::max(), 0.0f};
 
 // Below this much work (multiply-adds) a product runs on one thread: waking the team costs more.
 constexpr int64_t kParallelWork = 1 << 16;
@@ -76,18 +81,20 @@ inline int append_nonzeros(const float* x, int len, int base, Entry* out) {
 }
 
 #if MNIST_SPARSE_AVX2
-// c[0..w) = (first ? +0 : c[0..w)) + sum over the entries, in order, of value * B[index][0..w), with
-// w = 8 * NV (+ a partial vector when TAIL): one FMA chain per element, accumulators in registers.
-// B is a packed panel: rows 32-byte aligned, ldb a multiple of 8, lanes past w zero.
+// c[0..w) = (first ? +0 : c[0..w)) + sum over the entries from e on with index < k_end, in order,
+// of value * B[index][0..w), with w = 8 * NV (+ a partial vector when TAIL): one FMA chain per
+// element, accumulators in registers. Returns the first entry not taken (the row's sentinel stops
+// the loop at the row's end). B is a packed panel: rows 32-byte aligned, ldb a multiple of 8,
+// lanes past w zero.
 template <int NV, bool TAIL>
-void block_row(const Entry* e, const Entry* end, const float* B, int ldb, float* c, __m256i tail_mask, bool first) {
+const Entry* block_row(const Entry* e, int k_end, const float* B, int ldb, float* c, __m256i tail_mask, bool first) {
     constexpr int V = NV + (TAIL ? 1 : 0);
     __m256 acc[V];
 #pragma GCC unroll 9
     for (int v = 0; v < V; ++v)
         acc[v] = first ? _mm256_setzero_ps()
                        : (TAIL && v == NV ? _mm256_maskload_ps(c + 8 * v, tail_mask) : _mm256_loadu_ps(c + 8 * v));
-    for (; e != end; ++e) {
+    for (; e->index < k_end; ++e) {
         const __m256 a = _mm256_set1_ps(e->value);
         const float* b = B + size_t(e->index) * ldb;
 #pragma GCC unroll 8
@@ -96,9 +103,10 @@ void block_row(const Entry* e, const Entry* end, const float* B, int ldb, float*
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) _mm256_storeu_ps(c + 8 * v, acc[v]);
     if constexpr (TAIL) _mm256_maskstore_ps(c + 8 * NV, tail_mask, acc[NV]);
+    return e;
 }
 
-using BlockRow = void (*)(const Entry*, const Entry*, const float*, int, float*, __m256i, bool);
+using BlockRow = const Entry* (*)(const Entry*, int, const float*, int, float*, __m256i, bool);
 
 template <int NV>
 constexpr BlockRow pick(bool tail) {
@@ -192,7 +200,10 @@ void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
     const bool parallel = int64_t(m) * k > kParallelWork;
     if (ta == Trans::N) {
 #pragma omp parallel for schedule(static) if (parallel)
-        for (int i = 0; i < m; ++i) count[i] = append_nonzeros(A + size_t(i) * k, k, 0, S.row(i));
+        for (int i = 0; i < m; ++i) {
+            count[i] = append_nonzeros(A + size_t(i) * k, k, 0, S.row(i));
+            S.row(i)[count[i]] = kSentinel;
+        }
         return;
     }
     // A is k x m: each task owns a group of its columns (rows of S) and walks down its rows, so
@@ -211,6 +222,7 @@ void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
                 S.row(i)[count[i]++] = {p, found[q].value};
             }
         }
+        for (int i = i0; i < i0 + len; ++i) S.row(i)[count[i]] = kSentinel;
     }
 }
 
@@ -232,21 +244,13 @@ void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C)
         const int kc = kPanelFloats / ldp;
         alignas(64) float panel[kPanelFloats];
         const Entry* next[kChunkRows];
-        const Entry* end[kChunkRows];
-        for (int r = 0; r < rows; ++r) {
-            next[r] = S.row(r0 + r);
-            end[r] = next[r] + S.count[r0 + r];
-        }
+        for (int r = 0; r < rows; ++r) next[r] = S.row(r0 + r);
         for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
             const int k1 = std::min(S.cols, k0 + kc);
             pack_panel(tb, B, S.cols, n, j0, w, k0, k1, ldp, panel);
-            for (int r = 0; r < rows; ++r) {
-                const Entry* stop = next[r];
-                while (stop != end[r] && stop->index < k1) ++stop;
-                if (stop != next[r] || k0 == 0)
-                    kernel(next[r], stop, panel - size_t(k0) * ldp, ldp, C + size_t(r0 + r) * n + j0, tail, k0 == 0);
-                next[r] = stop;
-            }
+            for (int r = 0; r < rows; ++r)
+                if (next[r]->index < k1 || k0 == 0)
+                    next[r] = kernel(next[r], k1, panel - size_t(k0) * ldp, ldp, C + size_t(r0 + r) * n + j0, tail, k0 == 0);
         }
     }
 #else
@@ -283,6 +287,7 @@ void transpose(const SparseRows& S, SparseRows& T) {
             e = std::lower_bound(e, end, p0, [](const Entry& a, int p) { return a.index < p; });
             for (; e != end && e->index < p1; ++e) T.row(e->index)[count[e->index]++] = {r, e->value};
         }
+        for (int p = p0; p < p1; ++p) T.row(p)[count[p]] = kSentinel;
     }
 }
 

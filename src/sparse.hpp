@@ -13,8 +13,9 @@
 namespace mnist {
 
 // The non-zero entries of a rows x cols matrix, row by row: row r holds count[r] entries, at
-// row(r)[0 ..], in increasing column order. Rows are `stride` = cols + 8 entries apart: compress
-// stores eight entries at a time and may write up to seven past a row's last one.
+// row(r)[0 ..], in increasing column order, then a sentinel entry whose index is INT32_MAX. Rows
+// are `stride` = cols + 8 entries apart: compress stores eight entries at a time and may write up
+// to seven past a row's last one.
 struct SparseRows {
     struct Entry {
         int32_t index;  // column

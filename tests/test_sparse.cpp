@@ -71,6 +71,7 @@ TEST_CASE("sparse: compress lists every non-zero of a matrix, and of its transpo
             CHECK(e.value == a);
         }
         CHECK(seen == rows.count[i]);
+        CHECK(rows.row(i)[seen].index == std::numeric_limits<int32_t>::max());  // the row's sentinel
     }
     for (int p = 0; p < k; ++p) {
         int seen = 0;
@@ -83,6 +84,7 @@ TEST_CASE("sparse: compress lists every non-zero of a matrix, and of its transpo
             CHECK(e.value == a);
         }
         CHECK(seen == cols.count[p]);
+        CHECK(cols.row(p)[seen].index == std::numeric_limits<int32_t>::max());
     }
     CHECK(rows.nonzeros() == nonzeros);
     CHECK(cols.nonzeros() == nonzeros);
@@ -167,6 +169,7 @@ TEST_CASE("sparse: transposing the non-zeros gives what compressing the transpos
         bool same = true;
         for (int p = 0; p < k; ++p) {
             REQUIRE(by_transpose.count[p] == by_compress.count[p]);
+            CHECK(by_transpose.row(p)[by_transpose.count[p]].index == std::numeric_limits<int32_t>::max());
             for (int q = 0; q < by_compress.count[p]; ++q) {
                 const SparseRows::Entry a = by_transpose.row(p)[q], b = by_compress.row(p)[q];
                 same = same && a.index == b.index && a.value == b.value;
