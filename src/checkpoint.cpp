@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -480,6 +481,31 @@ std::string Saver::save(const TrainingState& s, double now) {
         if (old != name) fs::remove(fs::path(dir_) / old, ec);
     if (!r.to_delete.empty()) fsync_dir(dir_);
     return name;
+}
+
+BackgroundSaver::~BackgroundSaver() {
+    if (worker_.joinable()) worker_.join();
+}
+
+void BackgroundSaver::start(const TrainingState& s, double now) {
+    if (worker_.joinable()) worker_.join();
+    snapshot_ = s;
+    outcome_ = Outcome{};
+    const auto started = std::chrono::steady_clock::now();
+    worker_ = std::thread([this, now, started] {
+        try {
+            outcome_.file = saver_.save(snapshot_, now);
+        } catch (const std::exception& e) {  // CheckpointError; bad_alloc and the like count as failures too
+            outcome_.error = e.what();
+        }
+        outcome_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    });
+}
+
+std::optional<BackgroundSaver::Outcome> BackgroundSaver::wait() {
+    if (!worker_.joinable()) return std::nullopt;
+    worker_.join();
+    return outcome_;
 }
 
 DirectoryLock::DirectoryLock(const std::string& dir) {

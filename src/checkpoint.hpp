@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "src/checkpoint_state.hpp"
@@ -95,6 +96,35 @@ private:
     double keep_every_n_hours_;
     FaultPoint fault_;
     CheckpointState state_;
+};
+
+// Saver::save on a background thread, one save at a time, so training goes on while the file is
+// written and synced (most of a save is the disk's fsync). start() copies the state before it
+// returns; the outcome is known after wait(). Every guarantee of Saver::save holds: a save killed
+// half way leaves the earlier checkpoints and the state file as they were.
+class BackgroundSaver {
+public:
+    struct Outcome {
+        std::string file;   // the file written, or empty when the save failed
+        std::string error;  // why it failed (CheckpointError's message), or empty
+        double seconds = 0; // from start() until the file and the state file were durable
+    };
+    explicit BackgroundSaver(Saver& saver) : saver_(saver) {}
+    ~BackgroundSaver();  // waits for a save in flight (its outcome is dropped)
+    BackgroundSaver(const BackgroundSaver&) = delete;
+    BackgroundSaver& operator=(const BackgroundSaver&) = delete;
+
+    // Waits for the save in flight, if any (its outcome is then lost: call wait() first to read
+    // it), and starts saving a copy of s.
+    void start(const TrainingState& s, double now);
+    // Waits for the save in flight and returns its outcome; nullopt when none was started since.
+    std::optional<Outcome> wait();
+
+private:
+    Saver& saver_;
+    std::thread worker_;
+    TrainingState snapshot_;
+    Outcome outcome_;
 };
 
 // The checkpoint a reader should use, without changing anything in dir: the state file's

@@ -189,27 +189,45 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
     double train_seconds = 0;
     int64_t images_this_epoch = 0;
 
-    auto save = [&](const char* why) {
-        try {
-            const auto t = clock::now();
-            out.last_checkpoint = saver.save(st, unix_now());
-            failed_saves = 0;
-            if (progress) progress->clear();
-            spdlog::info("saved {} ({}, {:.1f} ms)", (std::filesystem::path(c.ckpt_dir) / out.last_checkpoint).string(),
-                         why, 1e3 * std::chrono::duration<double>(clock::now() - t).count());
-            const int64_t in_epoch = st.global_step % st.steps_per_epoch;
-            const int64_t done = in_epoch ? in_epoch : st.steps_per_epoch;
-            record({{"event", "save"}, {"step", st.global_step}, {"epoch", double(st.global_step) / double(st.steps_per_epoch)},
-                    {"file", out.last_checkpoint}, {"reason", why}, {"loss", st.epoch_loss_sum / double(done)}});
-        } catch (const CheckpointError& e) {
-            if (progress) progress->clear();
+    // Saves run on a background thread (BackgroundSaver): training goes on while the disk syncs.
+    // A save's outcome is reported when the next save starts or training ends, whichever is first.
+    BackgroundSaver background(saver);
+    struct PendingSave {
+        std::string why;
+        int64_t step = 0;
+        double loss = 0, blocked_ms = 0;
+    };
+    std::optional<PendingSave> pending;
+    auto finish_save = [&] {
+        const std::optional<BackgroundSaver::Outcome> o = background.wait();
+        if (!o || !pending) return;
+        const PendingSave p = *pending;
+        pending.reset();
+        if (progress) progress->clear();
+        if (!o->error.empty()) {
             if (++failed_saves >= kMaxFailedSavesInARow)
-                throw CheckpointError(std::string(e.what()) + "\n" + std::to_string(failed_saves) +
+                throw CheckpointError(o->error + "\n" + std::to_string(failed_saves) +
                                       " saves failed in a row; stopping. The checkpoints already in '" + c.ckpt_dir +
                                       "' are intact: free space and rerun the same command to resume.");
             spdlog::warn("save failed ({} of {} allowed in a row), training goes on: {}", failed_saves,
-                         kMaxFailedSavesInARow, e.what());
+                         kMaxFailedSavesInARow, o->error);
+            return;
         }
+        failed_saves = 0;
+        out.last_checkpoint = o->file;
+        spdlog::info("saved {} ({}, {:.1f} ms of training time, durable after {:.1f} ms)",
+                     (std::filesystem::path(c.ckpt_dir) / o->file).string(), p.why, p.blocked_ms, 1e3 * o->seconds);
+        record({{"event", "save"}, {"step", p.step}, {"epoch", double(p.step) / double(st.steps_per_epoch)},
+                {"file", o->file}, {"reason", p.why}, {"loss", p.loss}});
+    };
+    auto save = [&](const char* why) {
+        finish_save();
+        const auto t = clock::now();
+        const int64_t in_epoch = st.global_step % st.steps_per_epoch;
+        const int64_t done = in_epoch ? in_epoch : st.steps_per_epoch;
+        background.start(st, unix_now());
+        pending = PendingSave{why, st.global_step, st.epoch_loss_sum / double(done),
+                              1e3 * std::chrono::duration<double>(clock::now() - t).count()};
         last_save = clock::now();
     };
 
@@ -247,6 +265,7 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
 
         const bool epoch_end = st.global_step % steps_per_epoch == 0;
         if (epoch_end) {
+            finish_save();  // a periodic save's record goes before this epoch's: records stay in step order
             const EvalResult val = evaluate(st.net, data.validation, eval_ws);
             const EvalResult test = evaluate(st.net, data.test, eval_ws);
             const double secs = std::chrono::duration<double>(clock::now() - epoch_start).count();
@@ -282,6 +301,7 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
             break;
         }
     }
+    finish_save();
     if (st.global_step >= total_steps && out.epochs_done == 0 && !out.stopped_by_signal)
         spdlog::info("'{}' already holds global_step {} = {} epochs; nothing to train (raise --epochs to continue)",
                      c.ckpt_dir, st.global_step, st.global_step / steps_per_epoch);
