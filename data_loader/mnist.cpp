@@ -105,13 +105,17 @@ void gather_batch(const Dataset& d, const uint32_t* indices, size_t first, size_
     if (!indices && (first > d.size() || n > d.size() - first))
         throw std::out_of_range("gather_batch: images [" + std::to_string(first) + ", " + std::to_string(first + n) +
                                 ") requested from a set of " + std::to_string(d.size()));
-    for (size_t i = 0; i < n; ++i) {
-        const size_t idx = indices ? indices[i] : first + i;
-        if (idx >= d.size())
-            throw std::out_of_range("gather_batch: index " + std::to_string(idx) + " (batch position " +
+    for (size_t i = 0; indices && i < n; ++i)
+        if (indices[i] >= d.size())
+            throw std::out_of_range("gather_batch: index " + std::to_string(indices[i]) + " (batch position " +
                                     std::to_string(i) + ") is outside a set of " + std::to_string(d.size()));
+    // Images are independent: split between the threads (a batch is too small to matter, an
+    // evaluation chunk is not).
+#pragma omp parallel for schedule(static) if (n * isz >= (size_t(1) << 16))
+    for (long i = 0; i < long(n); ++i) {
+        const size_t idx = indices ? indices[i] : first + size_t(i);
         const uint8_t* src = d.pixels.data() + idx * isz;
-        float* dst = out + i * isz;
+        float* dst = out + size_t(i) * isz;
         // As TensorFlow's reader: numpy.multiply(float32 images, 1.0 / 255.0), i.e. a float32 product
         // with float32(1/255). (Division would differ by one ulp for 126 of the 256 values.)
         for (size_t j = 0; j < isz; ++j) dst[j] = float(src[j]) * kPixelScale;
