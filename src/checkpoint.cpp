@@ -157,7 +157,13 @@ std::optional<int64_t> step_from_file_name(const std::string& name) {
     return std::stoll(digits);
 }
 
-TensorFile to_tensor_file(const TrainingState& s) {
+TensorFile to_tensor_file(const TrainingState& s) { return to_tensor_file(s, s.saved_at); }
+
+std::vector<uint8_t> encode_checkpoint(const TrainingState& s, double now) {
+    return encode_safetensors(to_tensor_file(s, now));  // the tensors' copy is freed before the write
+}
+
+TensorFile to_tensor_file(const TrainingState& s, double saved_at) {
     TensorFile f;
     const size_t L = s.net.layers();
     for (size_t l = 0; l < L; ++l) {
@@ -182,7 +188,7 @@ TensorFile to_tensor_file(const TrainingState& s) {
     md["epoch"] = std::to_string(s.epoch());
     md["steps_per_epoch"] = std::to_string(s.steps_per_epoch);
     md["epoch_loss_sum"] = hexfloat(s.epoch_loss_sum);
-    md["saved_at"] = hexfloat(s.saved_at);
+    md["saved_at"] = hexfloat(saved_at);
     md["checksum_algorithm"] = "crc32";
     md["tensor_crc32"] = tensor_crc32_json(f.tensors);
     md["metadata_crc32"] = hex32(metadata_crc(md));
@@ -466,10 +472,12 @@ RestoreResult Saver::restore_latest() {
 }
 
 std::string Saver::save(const TrainingState& s, double now) {
-    const std::string name = checkpoint_file_name(s.global_step);
-    TrainingState stamped = s;  // saved_at is part of the file
-    stamped.saved_at = now;
-    write_file_atomic(dir_, name, encode_safetensors(to_tensor_file(stamped)), fault_);
+    return save_encoded(s.global_step, encode_checkpoint(s, now), now);
+}
+
+std::string Saver::save_encoded(int64_t step, const std::vector<uint8_t>& bytes, double now) {
+    const std::string name = checkpoint_file_name(step);
+    write_file_atomic(dir_, name, bytes, fault_);
     if (fault_ == FaultPoint::after_rename || fault_ == FaultPoint::before_state_file) die_for_test(fault_);
 
     RetentionResult r = apply_retention(state_, name, now, max_to_keep_, keep_every_n_hours_);
@@ -489,15 +497,22 @@ BackgroundSaver::~BackgroundSaver() {
 
 void BackgroundSaver::start(const TrainingState& s, double now) {
     if (worker_.joinable()) worker_.join();
-    snapshot_ = s;
     outcome_ = Outcome{};
     const auto started = std::chrono::steady_clock::now();
-    worker_ = std::thread([this, now, started] {
+    try {
+        bytes_ = encode_checkpoint(s, now);
+    } catch (const std::exception& e) {  // CheckpointError from the encoder, bad_alloc: a failed save
+        outcome_.error = e.what();
+        worker_ = std::thread([] {});
+        return;
+    }
+    worker_ = std::thread([this, step = s.global_step, now, started] {
         try {
-            outcome_.file = saver_.save(snapshot_, now);
+            outcome_.file = saver_.save_encoded(step, bytes_, now);
         } catch (const std::exception& e) {  // CheckpointError; bad_alloc and the like count as failures too
             outcome_.error = e.what();
         }
+        std::vector<uint8_t>().swap(bytes_);  // 10 MB for this model: not kept until the next save
         outcome_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     });
 }

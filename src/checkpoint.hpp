@@ -37,8 +37,11 @@ struct TrainingState {
 std::string checkpoint_file_name(int64_t step);                        // "model-<step>.safetensors"
 std::optional<int64_t> step_from_file_name(const std::string& name);   // its inverse, or nullopt
 
-// The file's tensors and metadata, checksums included.
+// The file's tensors and metadata, checksums included; saved_at as given (s.saved_at by default).
 TensorFile to_tensor_file(const TrainingState& s);
+TensorFile to_tensor_file(const TrainingState& s, double saved_at);
+// The bytes of s's checkpoint file when saved at `now` (seconds since the Unix epoch).
+std::vector<uint8_t> encode_checkpoint(const TrainingState& s, double now);
 // Checks format and version, the metadata checksum, each tensor's checksum, that the weights chain
 // into a network (w_h, w_h2, ..., w_o), the slots' and global_step's shapes, and the configuration.
 // throws CheckpointError naming `what`, the field or tensor, what was expected and what was found.
@@ -86,6 +89,8 @@ public:
     // (including files from earlier runs). Returns the file name. throws CheckpointError; after a
     // throw every earlier checkpoint and the state file are as they were.
     std::string save(const TrainingState& s, double now);
+    // The same for a state already encoded by encode_checkpoint(s, now) (step = s.global_step).
+    std::string save_encoded(int64_t step, const std::vector<uint8_t>& bytes, double now);
 
     const CheckpointState& state() const { return state_; }
     const std::string& dir() const { return dir_; }
@@ -99,9 +104,10 @@ private:
 };
 
 // Saver::save on a background thread, one save at a time, so training goes on while the file is
-// written and synced (most of a save is the disk's fsync). start() copies the state before it
-// returns; the outcome is known after wait(). Every guarantee of Saver::save holds: a save killed
-// half way leaves the earlier checkpoints and the state file as they were.
+// written and synced (most of a save is the disk's fsync). start() encodes the state (a few ms)
+// before it returns; the thread writes those bytes; the outcome is known after wait(). Every
+// guarantee of Saver::save holds: a save killed half way leaves the earlier checkpoints and the
+// state file as they were.
 class BackgroundSaver {
 public:
     struct Outcome {
@@ -115,7 +121,7 @@ public:
     BackgroundSaver& operator=(const BackgroundSaver&) = delete;
 
     // Waits for the save in flight, if any (its outcome is then lost: call wait() first to read
-    // it), and starts saving a copy of s.
+    // it), and starts saving s as it is now.
     void start(const TrainingState& s, double now);
     // Waits for the save in flight and returns its outcome; nullopt when none was started since.
     std::optional<Outcome> wait();
@@ -123,7 +129,7 @@ public:
 private:
     Saver& saver_;
     std::thread worker_;
-    TrainingState snapshot_;
+    std::vector<uint8_t> bytes_;  // the file being written; released once it is on disk
     Outcome outcome_;
 };
 
