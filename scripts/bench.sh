@@ -4,10 +4,15 @@
 # Prints training images/s (median of the epochs), their ratio, the GFLOPS of the products and their
 # share of a step (bench_step), the best product rate this machine's tuned BLAS reaches on the same
 # shapes, evaluation images/s, checkpoint save/restore ms, time to the first step, peak memory.
-#   usage: scripts/bench.sh [EPOCHS]     (default 3; run as root the first time: it installs the peer)
+# The two trainers run in alternating rounds (ours, then PyTorch, ROUNDS times) and each figure is
+# the median over rounds, so a machine whose speed drifts during the benchmark (shared hosts do)
+# affects both sides alike; each round's figures are printed too.
+#   usage: scripts/bench.sh [EPOCHS [ROUNDS]]   (defaults 2 and 3; run as root the first time: it
+#                                                installs the peer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs=${1:-3}
+epochs=${1:-2}
+rounds=${2:-3}
 peer=${PEER_DIR:-../shared/peers}
 bash scripts/install_deps.sh --with-peer > /dev/null
 bash scripts/fetch_mnist.sh data/mnist > /dev/null
@@ -17,15 +22,23 @@ trap 'rm -rf "$work"' EXIT
 median() { sort -n | awk '{v[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 peak_mb() { awk -F: '/Maximum resident/ {printf "%.0f", $2/1024}' "$1"; }
 
-echo "bench: $(nproc) cores, $epochs epochs each, $(date -u +%Y-%m-%dT%H:%MZ)"
-/usr/bin/time -v -o "$work/train.time" ./train --data_dir data/mnist --ckpt_dir "$work/ckpt" --epochs "$epochs" > "$work/train.log" 2>&1
-ours=$(sed -n 's/.*images_per_s \([0-9]*\).*/\1/p' "$work/train.log" | median)
-/usr/bin/time -v -o "$work/peer.time" bash "$peer/run_torch_peer.sh" data/mnist "$epochs" > "$work/peer.log" 2>&1
-theirs=$(sed -n 's/.*images_per_s \([0-9]*\).*/\1/p' "$work/peer.log" | median)
+echo "bench: $(nproc) cores, $rounds rounds of $epochs epochs each, $(date -u +%Y-%m-%dT%H:%MZ)"
+for r in $(seq 1 "$rounds"); do
+  rm -rf "$work/ckpt"
+  /usr/bin/time -v -o "$work/train.$r.time" ./train --data_dir data/mnist --ckpt_dir "$work/ckpt" --epochs "$epochs" > "$work/train.$r.log" 2>&1
+  /usr/bin/time -v -o "$work/peer.$r.time" bash "$peer/run_torch_peer.sh" data/mnist "$epochs" > "$work/peer.$r.log" 2>&1
+  o=$(sed -n 's/.*images_per_s \([0-9]*\).*/\1/p' "$work/train.$r.log" | median)
+  t=$(sed -n 's/.*images_per_s \([0-9]*\).*/\1/p' "$work/peer.$r.log" | median)
+  echo "$o" >> "$work/ours"; echo "$t" >> "$work/theirs"; echo "$o / $t" | bc -l >> "$work/ratios"
+  printf "  round %d: training images/s ours %8.0f   pytorch %8.0f   ratio %.2f\n" "$r" "$o" "$t" "$(echo "$o / $t" | bc -l)"
+done
+ours=$(median < "$work/ours")
+theirs=$(median < "$work/theirs")
+cp "$work/train.$rounds.log" "$work/train.log"; cp "$work/peer.$rounds.log" "$work/peer.log"
 peer_acc=$(tail -1 "$work/peer.log" | sed -n 's/.*test_acc \([0-9.]*\).*/\1/p')
 our_acc=$(grep "epoch $epochs " "$work/train.log" | sed -n 's/.*test_accuracy \([0-9.]*\).*/\1/p')
-printf "training images/s      ours %8.0f   pytorch %8.0f   ratio %.2f   (test accuracy after %d epochs: ours %s, pytorch %s)\n" \
-  "$ours" "$theirs" "$(echo "$ours / $theirs" | bc -l)" "$epochs" "$our_acc" "$peer_acc"
+printf "training images/s      ours %8.0f   pytorch %8.0f   ratio %.2f   (medians of the rounds; test accuracy after %d epochs: ours %s, pytorch %s)\n" \
+  "$ours" "$theirs" "$(median < "$work/ratios")" "$epochs" "$our_acc" "$peer_acc"
 
 ./build/bench_step 300 0 data/mnist > "$work/step.txt"
 products=$(sed -n 's/^bench_step: products \([0-9.]*\) GFLOPS counted as dense.*/\1/p' "$work/step.txt")
@@ -55,11 +68,14 @@ limit=$(echo "$best * 1000000000 / (555.7 * 1000000) * 128" | bc -l)
 printf "matrix products        ours %.1f GFLOPS counted as dense (%s of the terms that are non-zero; %s%% of a step); best BLAS rate on these shapes %.1f GFLOPS -> at most %.0f images/s for a dense trainer; ours is %.0f%% of that\n" \
   "$products" "$done_rate" "$share" "$best" "$limit" "$(echo "100 * $ours / $limit" | bc -l)"
 
-./eval --ckpt_dir "$work/ckpt" --data_dir data/mnist --json > "$work/eval.json"
-eval_ips=$(sed -n 's/.*"images_per_s":\([0-9.]*\).*/\1/p' "$work/eval.json")
-eval_s=$(sed -n 's/.*"eval_seconds":\([0-9.e-]*\).*/\1/p' "$work/eval.json")
-peer_eval=$(sed -n 's/.*eval_s \([0-9.]*\).*/\1/p' "$work/peer.log" | median)
-printf "evaluation             ours %.3f s for 10000 images (%.0f images/s)   pytorch %.3f s\n" "$eval_s" "$eval_ips" "$peer_eval"
+for r in 1 2 3; do
+  ./eval --ckpt_dir "$work/ckpt" --data_dir data/mnist --json | sed -n 's/.*"eval_seconds":\([0-9.e-]*\).*/\1/p' >> "$work/eval_s"
+done
+eval_s=$(median < "$work/eval_s")
+cat "$work"/peer.*.log | sed -n 's/.*eval_s \([0-9.]*\).*/\1/p' > "$work/peer_eval_s"
+peer_eval=$(median < "$work/peer_eval_s")
+printf "evaluation             ours %.3f s for 10000 images (%.0f images/s; median of 3 runs of ./eval, each: %s)   pytorch %.3f s (median of its epochs)\n" \
+  "$eval_s" "$(echo "10000 / $eval_s" | bc -l)" "$(tr '\n' ' ' < "$work/eval_s" | xargs printf '%.3f ')" "$peer_eval"
 
 save_ms=$(sed -n 's/.*saved .*, \([0-9.]*\) ms of training time.*/\1/p' "$work/train.log" | median)
 durable_ms=$(sed -n 's/.*saved .*durable after \([0-9.]*\) ms).*/\1/p' "$work/train.log" | median)
@@ -69,6 +85,7 @@ restore_ms=$(sed -n 's/.*restored .* in \([0-9.]*\) ms.*/\1/p' "$work/resume.log
 first=$(sed -n 's/.*first step done \([0-9.]*\) s.*/\1/p' "$work/train.log")
 printf "checkpoint             save %.1f ms of training time (%.2f%% of a %.2f s epoch; written and synced in the background, durable after %.1f ms = %.1f%% of an epoch), restore %.1f ms; first step %.3f s after start\n" \
   "$save_ms" "$(echo "$save_ms / 10 / $epoch_s" | bc -l)" "$epoch_s" "$durable_ms" "$(echo "$durable_ms / 10 / $epoch_s" | bc -l)" "$restore_ms" "$first"
-printf "peak resident memory   ours %s MB   pytorch %s MB\n" "$(peak_mb "$work/train.time")" "$(peak_mb "$work/peer.time")"
+most_mb() { for f in "$@"; do peak_mb "$f"; echo; done | sort -n | tail -1; }
+printf "peak resident memory   ours %s MB   pytorch %s MB   (largest of the rounds)\n" "$(most_mb "$work"/train.*.time)" "$(most_mb "$work"/peer.*.time)"
 echo "--- where a step goes (build/bench_step 300 0 data/mnist) ---"
 cat "$work/step.txt"
