@@ -34,10 +34,10 @@ constexpr int kBlockCols = 64;
 // evaluation than a static split); which thread runs a task never changes its result.
 // A packed panel serves up to this many rows.
 constexpr int kChunkRows = 128;
-// Floats of B in one k-chunk's panel: 48 KB, measured best of 24, 48 and 96 KB and no chunks (the
-// L1 data cache holds 32 KB; the rows of the panel a row of S touches are all that must stay).
+// Floats of B in one k-chunk's panel: 48 KB. Of 24, 48 and 96 KB and no chunking (the whole block
+// from L2), 24-48 KB measured best, though run-to-run noise here was as large as the differences
+// (the L1 data cache holds 32 KB; only the panel rows a row of S touches must stay).
 constexpr int kPanelFloats = 12288;
-
 
 #if MNIST_SPARSE_AVX2
 // kLeftPack[mask]: the lanes set in mask, in order, then the rest (a permutation for
@@ -228,7 +228,6 @@ void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
     }
 }
 
-
 void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C) {
 #if MNIST_SPARSE_AVX2
     const int blocks = (n + kBlockCols - 1) / kBlockCols, chunks = (S.rows + kChunkRows - 1) / kChunkRows;
@@ -297,7 +296,8 @@ int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRow
     const int m = S.rows, k = S.cols;
     if (m == 0 || n == 0) return 0;
     const int64_t nonzeros = S.nonzeros();
-    if (double(nonzeros) > kSparseDensity * double(m) * double(k)) {
+    // Without AVX2 gemm is Eigen's product, far faster than the scalar sparse_gemm at any density.
+    if (!MNIST_SPARSE_AVX2 || double(nonzeros) > kSparseDensity * double(m) * double(k)) {
         gemm(ta, tb, m, n, k, A, B, C);
         return int64_t(m) * n * k;
     }

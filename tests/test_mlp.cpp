@@ -134,7 +134,7 @@ TEST_CASE("mlp: weights are named as in the tutorial and drawn with standard dev
     CHECK(init_mlp({784, 625, 625, 10}, 42).weights[2] == net.weights[2]);
 }
 
-TEST_CASE("mlp: inference needs no dropout and gives the same logits, bit for bit, in any chunking", "[mlp]") {
+TEST_CASE("mlp: inference needs no dropout and gives the same logits in any chunking", "[mlp]") {
     Mlp net = init_mlp({20, 16, 3}, 8, 0.3f);
     Matrix x(10, 20);
     fill_normal(x.data(), size_t(x.size()), 1.0f, 4, 0);
@@ -144,7 +144,10 @@ TEST_CASE("mlp: inference needs no dropout and gives the same logits, bit for bi
     Workspace half = make_workspace(net, 5, WorkspaceUse::inference);
     half.input = x.bottomRows(5);
     forward_logits(net, half, 5);
-    CHECK(half.logits == all.logits.bottomRows(5));
+    // Each row is summed on its own in k order on the AVX2 path; Eigen's (portable) blocking depends
+    // on the number of rows.
+    if (gemm_sums_in_k_order()) CHECK(half.logits == all.logits.bottomRows(5));
+    else CHECK(half.logits.isApprox(all.logits.bottomRows(5), 1e-6f));
 }
 
 TEST_CASE("mlp: an inference workspace holds no gradients and refuses a training pass", "[mlp]") {
