@@ -115,17 +115,6 @@ void through_activation(float* dh, const float* h, size_t count, float keep) {
     for (size_t i = size_t(groups) * 8; i < count; ++i) dh[i] = h[i] > 0.0f ? dh[i] / keep : 0.0f;
 }
 
-void relu_inplace(float* x, size_t count) {
-#pragma omp parallel for schedule(static) if (count > kParallelMin)
-    for (long i = 0; i < long(count); ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-
-// Activation h = relu(z) (with dropout when keep < 1): forward of one hidden layer, in place.
-void activate(float* z, size_t count, float keep, const DropoutSpec* d, size_t layer) {
-    if (d && keep < 1.0f) dropout_inplace(z, count, keep, true, *d, layer);
-    else relu_inplace(z, count);
-}
-
 // Times the parts of a step into ws.profile when it is set; otherwise only runs them.
 class Profiler {
 public:
@@ -159,22 +148,32 @@ private:
 void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, Profiler& timed) {
     const size_t L = net.layers();
     const float* in = ws.input.data();
+    bool compressed = false;  // ws.nonzeros[l] already lists the non-zeros of `in`
     for (size_t l = 0; l < L; ++l) {
         const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
         const std::string name = ws.profile ? weight_name(l, L) : std::string();
         float* out = l + 1 < L ? ws.hidden[l].data() : ws.logits.data();
-        timed("non-zeros of the input of", name, 0, [&] {
-            compress(Trans::N, n, fan_in, in, ws.nonzeros[l]);
-            return 0;
-        });
+        if (!compressed)
+            timed("non-zeros of the input of", name, 0, [&] {
+                compress(Trans::N, n, fan_in, in, ws.nonzeros[l]);
+                return 0;
+            });
         timed("forward product with", name, double(n) * fan_in * fan_out, [&] {
             return gemm_sparse_or_dense(Trans::N, Trans::N, in, ws.nonzeros[l], fan_out, net.weights[l].data(), out);
         });
-        if (l + 1 < L)
+        compressed = false;
+        if (l + 1 < L && d && d->keep_hidden < 1.0f) {
             timed("ReLU and dropout after", name, 0, [&] {
-                activate(out, size_t(n) * fan_out, d ? d->keep_hidden : 1.0f, d, l + 1);
+                dropout_inplace(out, size_t(n) * fan_out, d->keep_hidden, true, *d, l + 1);
                 return 0;
             });
+        } else if (l + 1 < L) {  // no dropout: ReLU and the next layer's non-zeros in one pass
+            timed("ReLU and the non-zeros after", name, 0, [&] {
+                relu_compress(n, fan_out, out, ws.nonzeros[l + 1]);
+                return 0;
+            });
+            compressed = true;
+        }
         in = out;
     }
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <type_traits>
 
 #include <omp.h>
 
@@ -58,16 +59,24 @@ const LeftPack kLeftPack;
 #endif
 
 // Appends the non-zeros of x[0..len) to out as entries (base + position, value); returns how many.
-// The vector path stores eight entries per eight floats and advances by the non-zeros among them
-// (no branch on the data), so it may write up to seven entries past the last one it keeps.
-inline int append_nonzeros(const float* x, int len, int base, Entry* out) {
+// With RELU, x[i] = x[i] > 0 ? x[i] : 0 first (written back; NaN becomes 0) and the entries are the
+// positive values. The vector path stores eight entries per eight floats and advances by the
+// non-zeros among them (no branch on the data), so it may write up to seven entries past the last
+// one it keeps.
+template <bool RELU>
+inline int append_nonzeros(std::conditional_t<RELU, float*, const float*> x, int len, int base, Entry* out) {
     int c = 0, p = 0;
 #if MNIST_SPARSE_AVX2
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (; p + 8 <= len; p += 8) {
-        const __m256 v = _mm256_loadu_ps(x + p);
-        // NEQ_UQ: NaN counts as non-zero (it must poison the sum as it does in gemm).
-        const int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+        __m256 v = _mm256_loadu_ps(x + p);
+        // Without ReLU, NEQ_UQ: NaN counts as non-zero (it must poison the sum as it does in gemm).
+        const __m256 keep = _mm256_cmp_ps(v, _mm256_setzero_ps(), RELU ? _CMP_GT_OQ : _CMP_NEQ_UQ);
+        if constexpr (RELU) {
+            v = _mm256_and_ps(v, keep);
+            _mm256_storeu_ps(x + p, v);
+        }
+        const int mask = _mm256_movemask_ps(keep);
         const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(kLeftPack.lanes[mask]));
         const __m256i index = _mm256_permutevar8x32_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32(base + p)), perm);
         const __m256i value = _mm256_permutevar8x32_epi32(_mm256_castps_si256(v), perm);
@@ -77,8 +86,10 @@ inline int append_nonzeros(const float* x, int len, int base, Entry* out) {
         c += __builtin_popcount(unsigned(mask));
     }
 #endif
-    for (; p < len; ++p)
+    for (; p < len; ++p) {
+        if constexpr (RELU) x[p] = x[p] > 0.0f ? x[p] : 0.0f;
         if (x[p] != 0.0f) out[c++] = {base + p, x[p]};
+    }
     return c;
 }
 
@@ -203,7 +214,7 @@ void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
     if (ta == Trans::N) {
 #pragma omp parallel for schedule(static) if (parallel)
         for (int i = 0; i < m; ++i) {
-            count[i] = append_nonzeros(A + size_t(i) * k, k, 0, S.row(i));
+            count[i] = append_nonzeros<false>(A + size_t(i) * k, k, 0, S.row(i));
             S.row(i)[count[i]] = kSentinel;
         }
         return;
@@ -218,7 +229,7 @@ void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
         std::fill(count + i0, count + i0 + len, 0);
         Entry found[kGroup + 8];
         for (int p = 0; p < k; ++p) {
-            const int c = append_nonzeros(A + size_t(p) * m + i0, len, i0, found);
+            const int c = append_nonzeros<false>(A + size_t(p) * m + i0, len, i0, found);
             for (int q = 0; q < c; ++q) {
                 const int i = found[q].index;
                 S.row(i)[count[i]++] = {p, found[q].value};
@@ -270,6 +281,15 @@ void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B,
             }
             C[size_t(r) * n + j] = sum;
         }
+}
+
+void relu_compress(int m, int k, float* A, SparseRows& S) {
+    S.reshape(m, k);
+#pragma omp parallel for schedule(static) if (int64_t(m) * k > kParallelWork)
+    for (int i = 0; i < m; ++i) {
+        S.count[i] = append_nonzeros<true>(A + size_t(i) * k, k, 0, S.row(i));
+        S.row(i)[S.count[i]] = kSentinel;
+    }
 }
 
 void transpose(const SparseRows& S, SparseRows& T) {

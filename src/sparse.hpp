@@ -35,6 +35,10 @@ struct SparseRows {
 // Reuses S's buffers (they only grow); runs on the current OpenMP team.
 void compress(Trans ta, int m, int k, const float* A, SparseRows& S);
 
+// ReLU in place on the m x k row-major A (A[i] = A[i] > 0 ? A[i] : 0; NaN becomes 0) and
+// S = compress(Trans::N, m, k, A) of the result, in one pass.
+void relu_compress(int m, int k, float* A, SparseRows& S);
+
 // T = the non-zeros of S's transpose (row p of T lists, in increasing r, the rows r of S holding
 // column p): what compress(Trans::T, ...) gives for the same matrix, in work proportional to the
 // non-zeros rather than to the whole matrix.

@@ -180,3 +180,26 @@ TEST_CASE("sparse: transposing the non-zeros gives what compressing the transpos
     }
     set_compute_threads(saved);
 }
+
+TEST_CASE("sparse: ReLU with compress in one pass equals ReLU and then compress, NaN and -0.0 included", "[sparse]") {
+    const int m = 9, k = 45;
+    std::vector<float> A = dense_matrix(size_t(m) * k, 12);  // about half negative
+    A[3] = std::numeric_limits<float>::quiet_NaN();
+    A[4] = -0.0f;
+    A[5] = 0.0f;
+    std::vector<float> relu = A;
+    for (float& v : relu) v = v > 0.0f ? v : 0.0f;
+    SparseRows fused, separate;
+    relu_compress(m, k, A.data(), fused);
+    compress(Trans::N, m, k, relu.data(), separate);
+    CHECK(same_bits(A, relu));  // the ReLU was applied in place, NaN and -0.0 became +0
+    REQUIRE(fused.nonzeros() == separate.nonzeros());
+    CHECK(fused.nonzeros() > 0);
+    for (int i = 0; i < m; ++i) {
+        REQUIRE(fused.count[i] == separate.count[i]);
+        for (int q = 0; q <= fused.count[i]; ++q) {  // the sentinel too
+            CHECK(fused.row(i)[q].index == separate.row(i)[q].index);
+            CHECK(fused.row(i)[q].value == separate.row(i)[q].value);
+        }
+    }
+}
