@@ -498,12 +498,12 @@ BackgroundSaver::~BackgroundSaver() {
 void BackgroundSaver::start(const TrainingState& s, double now) {
     if (worker_.joinable()) worker_.join();
     outcome_ = Outcome{};
+    in_flight_ = true;
     const auto started = std::chrono::steady_clock::now();
     try {
         bytes_ = encode_checkpoint(s, now);
     } catch (const std::exception& e) {  // CheckpointError from the encoder, bad_alloc: a failed save
         outcome_.error = e.what();
-        worker_ = std::thread([] {});
         return;
     }
     worker_ = std::thread([this, step = s.global_step, now, started] {
@@ -518,8 +518,9 @@ void BackgroundSaver::start(const TrainingState& s, double now) {
 }
 
 std::optional<BackgroundSaver::Outcome> BackgroundSaver::wait() {
-    if (!worker_.joinable()) return std::nullopt;
-    worker_.join();
+    if (worker_.joinable()) worker_.join();
+    if (!in_flight_) return std::nullopt;
+    in_flight_ = false;
     return outcome_;
 }
 

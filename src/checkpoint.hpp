@@ -131,6 +131,7 @@ private:
     std::thread worker_;
     std::vector<uint8_t> bytes_;  // the file being written; released once it is on disk
     Outcome outcome_;
+    bool in_flight_ = false;      // a save was started and wait() has not reported it yet
 };
 
 // The checkpoint a reader should use, without changing anything in dir: the state file's

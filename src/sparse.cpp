@@ -207,23 +207,30 @@ void SparseRows::reshape(int r, int c) {
     if (entries.size() < size_t(rows) * stride) entries.resize(size_t(rows) * stride);
 }
 
+namespace {
+// S = the non-zeros of the rows of the m x k row-major A (after ReLU in place when RELU).
+template <bool RELU>
+void compress_rows(int m, int k, std::conditional_t<RELU, float*, const float*> A, SparseRows& S) {
+    S.reshape(m, k);
+#pragma omp parallel for schedule(static) if (int64_t(m) * k > kParallelWork)
+    for (int i = 0; i < m; ++i) {
+        S.count[i] = append_nonzeros<RELU>(A + size_t(i) * k, k, 0, S.row(i));
+        S.row(i)[S.count[i]] = kSentinel;
+    }
+}
+}  // namespace
+
+void relu_compress(int m, int k, float* A, SparseRows& S) { compress_rows<true>(m, k, A, S); }
+
 void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
+    if (ta == Trans::N) return compress_rows<false>(m, k, A, S);
     S.reshape(m, k);
     int32_t* count = S.count.data();
-    const bool parallel = int64_t(m) * k > kParallelWork;
-    if (ta == Trans::N) {
-#pragma omp parallel for schedule(static) if (parallel)
-        for (int i = 0; i < m; ++i) {
-            count[i] = append_nonzeros<false>(A + size_t(i) * k, k, 0, S.row(i));
-            S.row(i)[count[i]] = kSentinel;
-        }
-        return;
-    }
     // A is k x m: each task owns a group of its columns (rows of S) and walks down its rows, so
     // every row of S receives its entries in increasing p.
     constexpr int kGroup = 64;
     const int groups = (m + kGroup - 1) / kGroup;
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(static) if (int64_t(m) * k > kParallelWork)
     for (int g = 0; g < groups; ++g) {
         const int i0 = g * kGroup, len = std::min(kGroup, m - i0);
         std::fill(count + i0, count + i0 + len, 0);
@@ -281,15 +288,6 @@ void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B,
             }
             C[size_t(r) * n + j] = sum;
         }
-}
-
-void relu_compress(int m, int k, float* A, SparseRows& S) {
-    S.reshape(m, k);
-#pragma omp parallel for schedule(static) if (int64_t(m) * k > kParallelWork)
-    for (int i = 0; i < m; ++i) {
-        S.count[i] = append_nonzeros<true>(A + size_t(i) * k, k, 0, S.row(i));
-        S.row(i)[S.count[i]] = kSentinel;
-    }
 }
 
 void transpose(const SparseRows& S, SparseRows& T) {

@@ -197,12 +197,11 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
         int64_t step = 0;
         double loss = 0, blocked_ms = 0;
     };
-    std::optional<PendingSave> pending;
+    std::optional<PendingSave> pending;  // what the trainer knew when the save in flight started
     auto finish_save = [&] {
         const std::optional<BackgroundSaver::Outcome> o = background.wait();
-        if (!o || !pending) return;
-        const PendingSave p = *pending;
-        pending.reset();
+        if (!o) return;
+        const PendingSave p = *pending;  // set whenever a save was started
         if (progress) progress->clear();
         if (!o->error.empty()) {
             if (++failed_saves >= kMaxFailedSavesInARow)

@@ -659,14 +659,9 @@ TEST_CASE("checkpoint: the lock of a process killed with SIGKILL is released", "
 // ---------------------------------------------------------------------------------------------
 // Kills during a save
 
-TEST_CASE("checkpoint: a save killed before the rename leaves the previous checkpoint to restore",
-          "[checkpoint]") {
-    TempDir dir;
-    save_steps(dir.str(), {1});
-    const std::vector<uint8_t> model_before = read_bytes(dir / "model-1.safetensors");
-    const std::string path = dir.str();
-    const FaultPoint fault = GENERATE(FaultPoint::after_temp_write, FaultPoint::before_rename);
-    INFO("fault point " << int(fault));
+namespace {
+// A child process restores `path` and saves step 2 with `fault` set; the fault kills it.
+void require_save_killed_at(FaultPoint fault, const std::string& path) {
     const int status = run_in_child([&] {
         Saver saver(path, 5, 0.0, fault);
         saver.restore_latest();
@@ -675,6 +670,18 @@ TEST_CASE("checkpoint: a save killed before the rename leaves the previous check
     });
     REQUIRE(WIFSIGNALED(status));
     REQUIRE(WTERMSIG(status) == SIGKILL);
+}
+}  // namespace
+
+TEST_CASE("checkpoint: a save killed before the rename leaves the previous checkpoint to restore",
+          "[checkpoint]") {
+    TempDir dir;
+    save_steps(dir.str(), {1});
+    const std::vector<uint8_t> model_before = read_bytes(dir / "model-1.safetensors");
+    const std::string path = dir.str();
+    const FaultPoint fault = GENERATE(FaultPoint::after_temp_write, FaultPoint::before_rename);
+    INFO("fault point " << int(fault));
+    require_save_killed_at(fault, path);
     REQUIRE(temp_files(path).size() == 1);  // the whole temporary file, never renamed
 
     Saver saver(path, 5, 0.0);
@@ -693,14 +700,7 @@ TEST_CASE("checkpoint: a save killed after the rename restores the new checkpoin
     const std::string path = dir.str();
     const FaultPoint fault = GENERATE(FaultPoint::after_rename, FaultPoint::before_state_file);
     INFO("fault point " << int(fault));
-    const int status = run_in_child([&] {
-        Saver saver(path, 5, 0.0, fault);
-        saver.restore_latest();
-        saver.save(tiny_state(2), 1002.0);
-        return 0;
-    });
-    REQUIRE(WIFSIGNALED(status));
-    REQUIRE(WTERMSIG(status) == SIGKILL);
+    require_save_killed_at(fault, path);
     REQUIRE(read_state_file(path).model_checkpoint_path == "model-1.safetensors");  // not yet updated
 
     Saver saver(path, 5, 0.0);
