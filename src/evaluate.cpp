@@ -4,32 +4,51 @@
 #include <algorithm>
 #include <cctype>
 
+#include <omp.h>
+
 namespace mnist {
 
-EvalResult evaluate(const Mlp& net, const Dataset& data, Workspace& ws) {
+EvalWorkspace make_eval_workspace(const Mlp& net) {
+    EvalWorkspace ws;
+    for (int t = 0; t < omp_get_max_threads(); ++t)
+        ws.per_thread.push_back(make_workspace(net, kEvalChunk, WorkspaceUse::inference));
+    return ws;
+}
+
+EvalResult evaluate(const Mlp& net, const Dataset& data, EvalWorkspace& ws) {
     const int classes = net.sizes.back();
+    while (ws.per_thread.size() < size_t(omp_get_max_threads()))
+        ws.per_thread.push_back(make_workspace(net, kEvalChunk, WorkspaceUse::inference));
+    const std::vector<PackedB> packed = pack_weights(net);  // once, for every chunk
+    // Each row's loss and predicted class, filled by whichever thread runs its chunk.
+    std::vector<double> losses(data.size());
+    std::vector<uint8_t> predicted(data.size());
+    const int64_t chunks = int64_t((data.size() + kEvalChunk - 1) / kEvalChunk);
+#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        Workspace& w = ws.per_thread[size_t(omp_get_thread_num())];
+        const size_t first = size_t(chunk) * kEvalChunk;
+        const int n = int(std::min<size_t>(kEvalChunk, data.size() - first));
+        gather_batch(data, nullptr, first, size_t(n), w.input.data());
+        forward_logits(net, w, n, &packed);
+        for (int i = 0; i < n; ++i) {
+            const float* z = w.logits.data() + size_t(i) * classes;
+            losses[first + i] = softmax_cross_entropy(z, 1, classes, &data.labels[first + i], nullptr);
+            predicted[first + i] = uint8_t(std::max_element(z, z + classes) - z);  // the first of equal maxima
+        }
+    }
     EvalResult r;
     r.count = int64_t(data.size());
     r.confusion.assign(classes, std::vector<int64_t>(classes, 0));
     double loss_sum = 0;
-    for (size_t first = 0; first < data.size(); first += size_t(ws.capacity)) {
-        const int n = int(std::min<size_t>(size_t(ws.capacity), data.size() - first));
-        gather_batch(data, nullptr, first, size_t(n), ws.input.data());
-        forward_logits(net, ws, n);
-        // Per-row losses are summed in row order, so the chunk size cannot change the result.
-        for (int i = 0; i < n; ++i) {
-            const float* z = ws.logits.data() + size_t(i) * classes;
-            const uint8_t label = data.labels[first + i];
-            loss_sum += softmax_cross_entropy(z, 1, classes, &label, nullptr);
-            int best = 0;
-            for (int c = 1; c < classes; ++c)
-                if (z[c] > z[best]) best = c;
-            ++r.confusion[label][best];
-            if (best == label) ++r.correct;
-            else {
-                r.errors.push_back(uint32_t(first + i));
-                r.error_predictions.push_back(uint8_t(best));
-            }
+    for (size_t i = 0; i < data.size(); ++i) {  // in row order: the sum does not depend on the chunks
+        loss_sum += losses[i];
+        const uint8_t label = data.labels[i], best = predicted[i];
+        ++r.confusion[label][best];
+        if (best == label) ++r.correct;
+        else {
+            r.errors.push_back(uint32_t(i));
+            r.error_predictions.push_back(best);
         }
     }
     if (r.count > 0) {

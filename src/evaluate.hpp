@@ -21,16 +21,23 @@ struct EvalResult {
     std::vector<uint8_t> error_predictions;       // the predicted class of each of errors
 };
 
-// Images per chunk of an evaluation: its workspace stays small (a few MB) and the products still
-// have enough rows to split between threads.
-constexpr int kEvalChunk = 256;
-inline Workspace make_eval_workspace(const Mlp& net) {
-    return make_workspace(net, kEvalChunk, WorkspaceUse::inference);
-}
+// Images per chunk of an evaluation. The chunks are shared out among the threads of the team, one
+// at a time, and each thread runs the whole forward pass of its chunk alone (its products on one
+// thread): no barrier between layers, and a thread slowed by a neighbour on a shared machine only
+// takes fewer chunks. 128 rows keep a thread's workspace small (~3 MB) and the share-out even.
+constexpr int kEvalChunk = 128;
 
-// requires: ws was made for net (any capacity >= 1); labels below net's class count.
-// The result does not depend on the thread count.
-EvalResult evaluate(const Mlp& net, const Dataset& data, Workspace& ws);
+// Buffers of evaluate: an inference workspace of kEvalChunk rows for each thread of the team
+// (evaluate adds any that a larger team needs).
+struct EvalWorkspace {
+    std::vector<Workspace> per_thread;
+};
+EvalWorkspace make_eval_workspace(const Mlp& net);
+
+// requires: ws was made for net; labels below net's class count.
+// The result does not depend on the thread count (each row's logits are computed the same way in
+// any chunk, and the losses are summed in row order).
+EvalResult evaluate(const Mlp& net, const Dataset& data, EvalWorkspace& ws);
 
 // The names of the 10 classes: "digits" ("0".."9"), "fashion" (Fashion-MNIST's "T-shirt/top", ...,
 // "Ankle boot"), or "auto": fashion when data_dir contains "fashion" (any case), else digits.

@@ -79,7 +79,8 @@ inline void micro_kernel(int kc, const float* __restrict a, const float* __restr
 
 // op(A) packed once per product as panels of 6 rows ([panel][p][6], zero-padded), op(B) as panels
 // of 16 columns ([panel][p][16]); both buffers grow to the largest product seen and are then reused,
-// so a training step allocates nothing after its first call.
+// so a training step allocates nothing after its first call. One pair per calling thread: products
+// may run side by side (evaluate's chunks).
 struct Packed {
     std::vector<float, Eigen::aligned_allocator<float>> a, b;
 };
@@ -128,7 +129,7 @@ void pack_b_panel(int n, int k, const float* B, int panel, float* dst) {
 
 template <Trans TA, Trans TB>
 void avx2_gemm(int m, int n, int k, const float* A, const float* B, float* C) {
-    static Packed packed;
+    static thread_local Packed packed;
     const int panels_a = (m + kMR - 1) / kMR, panels_b = (n + kNR - 1) / kNR;
     const size_t size_a = size_t(panels_a) * kMR * k, size_b = size_t(panels_b) * kNR * k;
     if (packed.a.size() < size_a) packed.a.resize(size_a);
@@ -206,6 +207,7 @@ void gemm_tiles(int m, int n, int k, const float* A, const float* B, float* C) {
 
 void set_compute_threads(int threads) {
     omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
+    omp_set_max_active_levels(1);  // even with OMP_NESTED set: see gemm.hpp
     _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ | DAZ
 #pragma omp parallel
     _mm_setcsr(_mm_getcsr() | 0x8040);

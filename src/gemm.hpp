@@ -13,6 +13,9 @@ enum class Trans { N, T };
 // Sets the OpenMP team size (0: all cores) and makes every thread of the team, and the caller,
 // flush denormal floats to zero, as TensorFlow does on CPU. Call before computing: a thread that
 // kept denormals would round differently (and run far slower on RMSProp slots decaying to zero).
+// Also keeps parallel regions from nesting (OpenMP's default unless OMP_NESTED or a list in
+// OMP_NUM_THREADS says otherwise): a product called inside a parallel region, as evaluate's chunks
+// call them, runs on its own thread instead of starting a team per thread.
 void set_compute_threads(int threads);
 
 // Output tile shape (rows x cols of C). Fixed: changing them changes the bits of every result.

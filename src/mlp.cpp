@@ -145,7 +145,8 @@ private:
 };
 
 // The forward pass through every layer, writing hidden outputs and logits.
-void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, Profiler& timed) {
+void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, const std::vector<PackedB>* packed,
+             Profiler& timed) {
     const size_t L = net.layers();
     const float* in = ws.input.data();
     bool compressed = false;  // ws.nonzeros[l] already lists the non-zeros of `in`
@@ -159,7 +160,8 @@ void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, Profile
                 return 0;
             });
         timed("forward product with", name, double(n) * fan_in * fan_out, [&] {
-            return gemm_sparse_or_dense(Trans::N, Trans::N, in, ws.nonzeros[l], fan_out, net.weights[l].data(), out);
+            return gemm_sparse_or_dense(Trans::N, Trans::N, in, ws.nonzeros[l], fan_out, net.weights[l].data(), out,
+                                        packed ? &(*packed)[l] : nullptr);
         });
         compressed = false;
         if (l + 1 < L && d && d->keep_hidden < 1.0f) {
@@ -208,7 +210,7 @@ double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* lab
         if (d.keep_input < 1.0f) dropout_inplace(ws.input.data(), size_t(n) * net.sizes[0], d.keep_input, false, d, 0);
         return 0;
     });
-    forward(net, ws, n, &d, timed);
+    forward(net, ws, n, &d, nullptr, timed);
     const int classes = net.sizes.back();
     double loss = 0;
     timed("softmax cross-entropy and its gradient", "", 0, [&] {
@@ -258,9 +260,16 @@ double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* lab
     return loss;
 }
 
-void forward_logits(const Mlp& net, Workspace& ws, int n) {
+std::vector<PackedB> pack_weights(const Mlp& net) {
+    std::vector<PackedB> packed;
+    for (size_t l = 0; l < net.layers(); ++l)
+        packed.emplace_back(Trans::N, net.sizes[l], net.sizes[l + 1], net.weights[l].data());
+    return packed;
+}
+
+void forward_logits(const Mlp& net, Workspace& ws, int n, const std::vector<PackedB>* packed) {
     Profiler timed(ws.profile);
-    forward(net, ws, n, nullptr, timed);
+    forward(net, ws, n, nullptr, packed, timed);
 }
 
 }  // namespace mnist

@@ -70,8 +70,13 @@ Workspace make_workspace(const Mlp& net, int capacity, WorkspaceUse use = Worksp
 // Returns the mean loss (summed in double in row order, independent of the thread count).
 double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& dropout);
 
-// Inference (no dropout) on the n rows in ws.input; ws.logits holds the result.
-void forward_logits(const Mlp& net, Workspace& ws, int n);
+// The weights packed for the products of inference (PackedB, sparse.hpp): worth it when they serve
+// many batches, as in an evaluation. Valid until the weights change.
+std::vector<PackedB> pack_weights(const Mlp& net);
+
+// Inference (no dropout) on the n rows in ws.input; ws.logits holds the result. `packed`, when
+// given, is pack_weights(net) (the same bits, without packing the weights in every product).
+void forward_logits(const Mlp& net, Workspace& ws, int n, const std::vector<PackedB>* packed = nullptr);
 
 // Mean cross-entropy of the logits' rows against labels (and, if `dlogits` is not null, writes
 // (softmax - onehot) / n into it). Double accumulation in row order.

@@ -2,6 +2,9 @@
 #include "src/sparse.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -14,6 +17,11 @@
 #define MNIST_SPARSE_AVX2 1
 #else
 #define MNIST_SPARSE_AVX2 0
+#endif
+#if MNIST_SPARSE_AVX2 && defined(__AVX512F__)
+#define MNIST_SPARSE_AVX512 1
+#else
+#define MNIST_SPARSE_AVX512 0
 #endif
 
 namespace mnist {
@@ -28,16 +36,12 @@ constexpr Entry kSentinel = {std::numeric_limits<int32_t>::max(), 0.0f};
 // Below this much work (multiply-adds) a product runs on one thread: waking the team costs more.
 constexpr int64_t kParallelWork = 1 << 16;
 
-// Output columns per block: 8 vectors of 8 accumulators, all in registers.
-constexpr int kBlockCols = 64;
-// Output rows per task. Tasks are (column block, row chunk), handed out one at a time (a thread
-// slowed by a neighbour on a shared machine does not hold up the product; measured ~7% faster
-// evaluation than a static split); which thread runs a task never changes its result.
-// A packed panel serves up to this many rows.
+// Output rows per task: a packed panel serves up to this many rows.
 constexpr int kChunkRows = 128;
 // Floats of B in one k-chunk's panel: 48 KB. Of 24, 48 and 96 KB and no chunking (the whole block
-// from L2), 24-48 KB measured best, though run-to-run noise here was as large as the differences
-// (the L1 data cache holds 32 KB; only the panel rows a row of S touches must stay).
+// from L2), 24-48 KB measured best on an AMD EPYC (L1 data cache 32 KB; only the panel rows a row
+// of S touches must stay), and of 24, 48, 96 and 512 KB, 48-96 KB on an Intel Xeon (48 KB), in
+// evaluations; run-to-run noise was about as large as the differences except for 512 KB (+25%).
 constexpr int kPanelFloats = 12288;
 
 #if MNIST_SPARSE_AVX2
@@ -93,33 +97,90 @@ inline int append_nonzeros(std::conditional_t<RELU, float*, const float*> x, int
     return c;
 }
 
-#if MNIST_SPARSE_AVX2
+// The vectors of the kernel: AVX-512 (16 floats) where the build has it, else AVX2 (8), else plain
+// floats (portable builds; gemm_sparse_or_dense uses Eigen's dense product there, sparse_gemm still
+// works). Lanes never mix, so the width changes no bit: every element is the same FMA chain.
+#if MNIST_SPARSE_AVX512
+struct Vec {
+    static constexpr int lanes = 16;
+    using V = __m512;
+    using Mask = __mmask16;
+    static Mask tail_mask(int w) { return Mask((1u << (w % lanes)) - 1); }
+    static V zero() { return _mm512_setzero_ps(); }
+    static V broadcast(float x) { return _mm512_set1_ps(x); }
+    static V load_aligned(const float* p) { return _mm512_load_ps(p); }
+    static V load(const float* p) { return _mm512_loadu_ps(p); }
+    static V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+    static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+    static void store(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+    static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+};
+#elif MNIST_SPARSE_AVX2
+struct Vec {
+    static constexpr int lanes = 8;
+    using V = __m256;
+    using Mask = __m256i;
+    static Mask tail_mask(int w) {
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32(w % lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    static V zero() { return _mm256_setzero_ps(); }
+    static V broadcast(float x) { return _mm256_set1_ps(x); }
+    static V load_aligned(const float* p) { return _mm256_load_ps(p); }
+    static V load(const float* p) { return _mm256_loadu_ps(p); }
+    static V load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+    static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+    static void store(float* p, Mask m, V v) { _mm256_maskstore_ps(p, m, v); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+};
+#else
+struct Vec {
+    static constexpr int lanes = 1;  // a block is never a partial vector wide: no tail
+    using V = float;
+    using Mask = int;
+    static Mask tail_mask(int) { return 0; }
+    static V zero() { return 0.0f; }
+    static V broadcast(float x) { return x; }
+    static V load_aligned(const float* p) { return *p; }
+    static V load(const float* p) { return *p; }
+    static V load(const float* p, Mask) { return *p; }
+    static void store(float* p, V v) { *p = v; }
+    static void store(float* p, Mask, V v) { *p = v; }
+    static V fmadd(V a, V b, V c) { return std::fma(a, b, c); }
+};
+#endif
+
+// Output columns per block: 8 vectors of accumulators, all in registers (64 with AVX2, 128 with
+// AVX-512: on the machine measured, AVX-512 made evaluation's products ~18% faster).
+constexpr int kBlockCols = 8 * Vec::lanes;
+// Floats in a packed row of a block `w` columns wide: whole vectors.
+int padded_width(int w) { return (w + Vec::lanes - 1) / Vec::lanes * Vec::lanes; }
+
 // c[0..w) = (first ? +0 : c[0..w)) + sum over the entries from e on with index < k_end, in order,
-// of value * B[index][0..w), with w = 8 * NV (+ a partial vector when TAIL): one FMA chain per
+// of value * B[index][0..w), with w = NV vectors (+ a partial one when TAIL): one FMA chain per
 // element, accumulators in registers. Returns the first entry not taken (the row's sentinel stops
-// the loop at the row's end). B is a packed panel: rows 32-byte aligned, ldb a multiple of 8,
+// the loop at the row's end). B is packed: rows aligned to vectors, ldb a whole number of vectors,
 // lanes past w zero.
 template <int NV, bool TAIL>
-const Entry* block_row(const Entry* e, int k_end, const float* B, int ldb, float* c, __m256i tail_mask, bool first) {
-    constexpr int V = NV + (TAIL ? 1 : 0);
-    __m256 acc[V];
+const Entry* block_row(const Entry* e, int k_end, const float* B, int ldb, float* c, typename Vec::Mask tail_mask,
+                       bool first) {
+    constexpr int V = NV + (TAIL ? 1 : 0), L = Vec::lanes;
+    typename Vec::V acc[V];
 #pragma GCC unroll 9
     for (int v = 0; v < V; ++v)
-        acc[v] = first ? _mm256_setzero_ps()
-                       : (TAIL && v == NV ? _mm256_maskload_ps(c + 8 * v, tail_mask) : _mm256_loadu_ps(c + 8 * v));
+        acc[v] = first ? Vec::zero() : (TAIL && v == NV ? Vec::load(c + L * v, tail_mask) : Vec::load(c + L * v));
     for (; e->index < k_end; ++e) {
-        const __m256 a = _mm256_set1_ps(e->value);
+        const typename Vec::V a = Vec::broadcast(e->value);
         const float* b = B + size_t(e->index) * ldb;
 #pragma GCC unroll 8
-        for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(a, _mm256_load_ps(b + 8 * v), acc[v]);
+        for (int v = 0; v < V; ++v) acc[v] = Vec::fmadd(a, Vec::load_aligned(b + L * v), acc[v]);
     }
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(c + 8 * v, acc[v]);
-    if constexpr (TAIL) _mm256_maskstore_ps(c + 8 * NV, tail_mask, acc[NV]);
+    for (int v = 0; v < NV; ++v) Vec::store(c + L * v, acc[v]);
+    if constexpr (TAIL) Vec::store(c + L * NV, tail_mask, acc[NV]);
     return e;
 }
 
-using BlockRow = const Entry* (*)(const Entry*, int, const float*, int, float*, __m256i, bool);
+using BlockRow = const Entry* (*)(const Entry*, int, const float*, int, float*, typename Vec::Mask, bool);
 
 template <int NV>
 constexpr BlockRow pick(bool tail) {
@@ -132,9 +193,10 @@ BlockRow block_row_for(int w) {
         {nullptr, pick<0>(true)}, {pick<1>(false), pick<1>(true)}, {pick<2>(false), pick<2>(true)},
         {pick<3>(false), pick<3>(true)}, {pick<4>(false), pick<4>(true)}, {pick<5>(false), pick<5>(true)},
         {pick<6>(false), pick<6>(true)}, {pick<7>(false), pick<7>(true)}, {pick<8>(false), nullptr}};
-    return table[w / 8][w % 8 != 0];
+    return table[w / Vec::lanes][w % Vec::lanes != 0];
 }
 
+#if MNIST_SPARSE_AVX2
 // dst (8 rows, stride ld_dst) = the transpose of src (8 rows, stride ld_src).
 void transpose8x8(const float* src, int ld_src, float* dst, int ld_dst) {
     __m256 r[8], t[8];  // t[2i], t[2i+1]: rows 2i and 2i+1 interleaved
@@ -157,11 +219,7 @@ void transpose8x8(const float* src, int ld_src, float* dst, int ld_dst) {
         _mm256_storeu_ps(dst + size_t(c + 4) * ld_dst, _mm256_permute2f128_ps(q[c], q[c + 4], 0x31));
     }
 }
-
-__m256i tail_mask_for(int w) {
-    const int lanes = w % 8;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+#endif
 
 // panel[p - k0][0..w) = op(B)[p][j0..j0+w) for p in [k0, k1), lanes w..ldp zero. op(B) is K x n:
 // B is stored K x n (Trans::N, rows copied) or n x K (Trans::T, transposed 8 x 8 in registers).
@@ -175,6 +233,7 @@ void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, i
         return;
     }
     int p = k0;
+#if MNIST_SPARSE_AVX2
     for (; p + 8 <= k1; p += 8) {
         int j = 0;
         for (; j + 8 <= w; j += 8)
@@ -185,13 +244,51 @@ void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, i
             std::fill(dst + w, dst + ldp, 0.0f);
         }
     }
+#endif
     for (; p < k1; ++p) {
         float* dst = panel + size_t(p - k0) * ldp;
         for (int jj = 0; jj < w; ++jj) dst[jj] = B[size_t(j0 + jj) * K + p];
         std::fill(dst + w, dst + ldp, 0.0f);
     }
 }
-#endif
+
+// C = S * op(B) by tasks of (column block, chunk of rows), handed out one at a time (a thread
+// slowed by a neighbour on a shared machine does not hold up the product; measured ~7% faster
+// evaluation than a static split); which thread runs a task never changes its result. The block
+// of op(B) comes from `packed` when given, else each task packs it, a k-chunk at a time, into a
+// panel on its stack.
+void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, const PackedB* packed, float* C) {
+    const int blocks = (n + kBlockCols - 1) / kBlockCols, chunks = (S.rows + kChunkRows - 1) / kChunkRows;
+    const int tasks = blocks * chunks;
+    const bool parallel = S.nonzeros() * n > kParallelWork;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+    for (int t = 0; t < tasks; ++t) {
+        const int j0 = (t / chunks) * kBlockCols, w = std::min(kBlockCols, n - j0), ldp = padded_width(w);
+        const int r0 = (t % chunks) * kChunkRows, rows = std::min(S.rows - r0, kChunkRows);
+        const BlockRow kernel = block_row_for(w);
+        const typename Vec::Mask tail = Vec::tail_mask(w);
+        // k-chunks: rows k0..k0+kc of the block of op(B) stay in the L1 cache while every row of
+        // the task runs over them; a row's partial sums wait in C between chunks (its FMA chain
+        // goes on from them).
+        const int kc = kPanelFloats / ldp;
+        alignas(64) float panel[kPanelFloats];  // unused when packed
+        const Entry* next[kChunkRows];
+        for (int r = 0; r < rows; ++r) next[r] = S.row(r0 + r);
+        for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
+            const int k1 = std::min(S.cols, k0 + kc);
+            const float* rows_of_b;  // row p of the block at rows_of_b + p * ldp, for p in [k0, k1)
+            if (packed) {
+                rows_of_b = packed->block(j0);
+            } else {
+                pack_panel(tb, B, S.cols, n, j0, w, k0, k1, ldp, panel);
+                rows_of_b = panel - size_t(k0) * ldp;
+            }
+            for (int r = 0; r < rows; ++r)
+                if (next[r]->index < k1 || k0 == 0)
+                    next[r] = kernel(next[r], k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, tail, k0 == 0);
+        }
+    }
+}
 
 }  // namespace
 
@@ -246,35 +343,28 @@ void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
     }
 }
 
-void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C) {
-#if MNIST_SPARSE_AVX2
-    const int blocks = (n + kBlockCols - 1) / kBlockCols, chunks = (S.rows + kChunkRows - 1) / kChunkRows;
-    const int tasks = blocks * chunks;
-    const bool parallel = S.nonzeros() * n > kParallelWork;
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int t = 0; t < tasks; ++t) {
-        const int j0 = (t / chunks) * kBlockCols, w = std::min(kBlockCols, n - j0), ldp = (w + 7) / 8 * 8;
-        const int r0 = (t % chunks) * kChunkRows, rows = std::min(S.rows - r0, kChunkRows);
-        const BlockRow kernel = block_row_for(w);
-        const __m256i tail = tail_mask_for(w);
-        // k-chunks: rows k0..k0+kc of the block of B are copied into an aligned panel that stays in
-        // the L1 cache while every row of the task runs over it; a row's partial sums wait in C
-        // between chunks (its FMA chain goes on from them).
-        const int kc = kPanelFloats / ldp;
-        alignas(64) float panel[kPanelFloats];
-        const Entry* next[kChunkRows];
-        for (int r = 0; r < rows; ++r) next[r] = S.row(r0 + r);
-        for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
-            const int k1 = std::min(S.cols, k0 + kc);
-            pack_panel(tb, B, S.cols, n, j0, w, k0, k1, ldp, panel);
-            for (int r = 0; r < rows; ++r)
-                if (next[r]->index < k1 || k0 == 0)
-                    next[r] = kernel(next[r], k1, panel - size_t(k0) * ldp, ldp, C + size_t(r0 + r) * n + j0, tail, k0 == 0);
-        }
+PackedB::PackedB(Trans tb, int k, int n, const float* B) : k_(k), n_(n) {
+    const int blocks = (n + kBlockCols - 1) / kBlockCols;
+    // Every block but the last is kBlockCols wide; each is k rows of padded_width(its width).
+    const size_t floats = size_t(blocks) * size_t(k) * kBlockCols, bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    data_.reset(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
+    if (!data_) throw std::bad_alloc();
+#pragma omp parallel for schedule(static) if (int64_t(k) * n > kParallelWork)
+    for (int b = 0; b < blocks; ++b) {
+        const int j0 = b * kBlockCols, w = std::min(kBlockCols, n - j0);
+        pack_panel(tb, B, k, n, j0, w, 0, k, padded_width(w), data_.get() + size_t(b) * k * kBlockCols);
     }
-#else
-    sparse_gemm_reference(S, tb, n, B, C);
-#endif
+}
+
+const float* PackedB::block(int j0) const { return data_.get() + size_t(j0 / kBlockCols) * k_ * kBlockCols; }
+
+void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C) {
+    sparse_gemm_tasks(S, tb, n, B, nullptr, C);
+}
+
+void sparse_gemm(const SparseRows& S, const PackedB& B, float* C) {
+    if (B.rows() != S.cols) throw std::invalid_argument("sparse_gemm: the packed B has the wrong number of rows");
+    sparse_gemm_tasks(S, Trans::N, B.cols(), nullptr, &B, C);
 }
 
 void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B, float* C) {
@@ -310,7 +400,8 @@ void transpose(const SparseRows& S, SparseRows& T) {
     }
 }
 
-int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRows& S, int n, const float* B, float* C) {
+int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRows& S, int n, const float* B, float* C,
+                             const PackedB* packed) {
     const int m = S.rows, k = S.cols;
     if (m == 0 || n == 0) return 0;
     const int64_t nonzeros = S.nonzeros();
@@ -319,7 +410,7 @@ int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRow
         gemm(ta, tb, m, n, k, A, B, C);
         return int64_t(m) * n * k;
     }
-    sparse_gemm(S, tb, n, B, C);
+    sparse_gemm_tasks(S, tb, n, B, packed, C);
     return nonzeros * n;
 }
 

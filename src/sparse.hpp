@@ -2,10 +2,13 @@
 // the hidden outputs after ReLU and dropout (about 75%) and the gradients masked by them. Skipping
 // a zero term changes no bit: gemm sums every element as a chain of FMAs over k in plain order
 // starting from +0, and FMA(0, b, s) == s for every finite b (s + 0 never rounds; +0 + -0 == +0).
-// So these products give exactly gemm's bits (on the AVX2 path) while doing a fraction of its work.
+// So these products give exactly gemm's bits (wherever gemm runs its AVX2 kernel; the sparse kernel uses
+// AVX-512 where the build has it, lanes never mix) while doing a fraction of its work.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
 #include "src/gemm.hpp"
@@ -49,6 +52,31 @@ void transpose(const SparseRows& S, SparseRows& T);
 // column order from +0: gemm's bits for the dense matrix (finite B).
 void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C);
 
+// op(B) (k x n, B stored as for sparse_gemm) in the layout sparse_gemm's kernel reads: blocks of
+// columns, each block's rows padded to whole vectors and aligned. sparse_gemm copies the part of B
+// each task needs into such a panel in every product; a B that serves many products (the weights
+// during an evaluation) can be packed once instead, which saves that copy in each (~10% of an
+// evaluation, measured).
+class PackedB {
+public:
+    PackedB() = default;
+    PackedB(Trans tb, int k, int n, const float* B);
+    int rows() const { return k_; }
+    int cols() const { return n_; }
+    const float* block(int j0) const;  // the block starting at column j0 (a multiple of the block width)
+
+private:
+    struct Free {
+        void operator()(float* p) const { std::free(p); }
+    };
+    int k_ = 0, n_ = 0;
+    std::unique_ptr<float[], Free> data_;
+};
+
+// C[S.rows x B.cols()] = S * op(B) from op(B) packed once: the same bits as sparse_gemm.
+// requires: B.rows() == S.cols (else throws std::invalid_argument).
+void sparse_gemm(const SparseRows& S, const PackedB& B, float* C);
+
 // The plain version of sparse_gemm, one scalar FMA at a time: the reference the tests compare with.
 void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B, float* C);
 
@@ -56,10 +84,12 @@ void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B,
 // sparse_gemm when op(A) is at most kSparseDensity non-zero, through gemm otherwise. Both give the
 // same bits on the AVX2 path, so the choice (a pure function of A) never shows in a result.
 // (kSparseDensity: at full density sparse_gemm does a multiply-add at about 60% of gemm's rate,
-// measured.) Without AVX2, always gemm. Returns the multiply-adds done (non-zeros of op(A) times n,
-// or m * n * k through gemm).
+// measured.) Without AVX2, always gemm. `packed`, when given, is op(B) packed (PackedB), which
+// sparse_gemm then reads instead of packing B itself. Returns the multiply-adds done (non-zeros of
+// op(A) times n, or m * n * k through gemm).
 constexpr double kSparseDensity = 0.6;
-int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRows& S, int n, const float* B, float* C);
+int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRows& S, int n, const float* B, float* C,
+                             const PackedB* packed = nullptr);
 
 // compress, then gemm_sparse_or_dense; `scratch` holds the compressed op(A).
 int64_t gemm_skip_zeros(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C,

@@ -178,7 +178,7 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
     TrainOutcome out;
     const int batch = int(c.batch_size);
     Workspace ws = make_workspace(st.net, batch);
-    Workspace eval_ws = make_eval_workspace(st.net);
+    EvalWorkspace eval_ws = make_eval_workspace(st.net);
     std::vector<uint8_t> labels(static_cast<size_t>(batch));
     std::vector<uint32_t> order;
     int64_t order_epoch = -1;

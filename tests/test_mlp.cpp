@@ -150,6 +150,24 @@ TEST_CASE("mlp: inference needs no dropout and gives the same logits in any chun
     else CHECK(half.logits.isApprox(all.logits.bottomRows(5), 1e-6f));
 }
 
+TEST_CASE("mlp: inference from weights packed once gives the logits of inference that packs them in each product", "[mlp]") {
+    Mlp net = init_mlp({200, 150, 140, 10}, 9, 0.1f);
+    Matrix x(300, 200);  // mostly zeros, like images: the products skip them and read the packed weights
+    fill_normal(x.data(), size_t(x.size()), 1.0f, 5, 0);
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+        if (i % 5 != 0) x.data()[i] = 0.0f;
+    Workspace each = make_workspace(net, 300, WorkspaceUse::inference);
+    each.input = x;
+    forward_logits(net, each, 300);
+    Workspace once = make_workspace(net, 300, WorkspaceUse::inference);
+    once.input = x;
+    const std::vector<PackedB> packed = pack_weights(net);
+    REQUIRE(packed.size() == net.layers());
+    forward_logits(net, once, 300, &packed);
+    CHECK(once.logits == each.logits);
+    CHECK(once.hidden[1] == each.hidden[1]);
+}
+
 TEST_CASE("mlp: an inference workspace holds no gradients and refuses a training pass", "[mlp]") {
     Mlp net = init_mlp({20, 16, 3}, 8, 0.3f);
     Workspace ws = make_workspace(net, 4, WorkspaceUse::inference);

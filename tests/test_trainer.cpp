@@ -46,7 +46,7 @@ TEST_CASE("trainer: a small run learns the synthetic classes and saves one check
     CHECK(out.epochs_done == 3);
     CHECK(list_checkpoint_files(c.ckpt_dir).size() == 3);
     const TrainingState st = read_checkpoint(latest_checkpoint(c.ckpt_dir));
-    Workspace ws = make_workspace(st.net, 64);
+    EvalWorkspace ws = make_eval_workspace(st.net);
     const Mnist data = load_mnist(c.data_dir, 100);
     CHECK(evaluate(st.net, data.test, ws).accuracy > 0.9);
 }

@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
                 throw CheckpointError(file + ": the network takes " + std::to_string(st.net.sizes.front()) +
                                       " inputs but the images in '" + o.data_dir + "' have " +
                                       std::to_string(test.image_size()) + " pixels");
-            Workspace ws = make_eval_workspace(st.net);
+            EvalWorkspace ws = make_eval_workspace(st.net);
             const auto t0 = std::chrono::steady_clock::now();
             const EvalResult r = evaluate(st.net, test, ws);
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
