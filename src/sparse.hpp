@@ -2,8 +2,8 @@
 // the hidden outputs after ReLU and dropout (about 75%) and the gradients masked by them. Skipping
 // a zero term changes no bit: gemm sums every element as a chain of FMAs over k in plain order
 // starting from +0, and FMA(0, b, s) == s for every finite b (s + 0 never rounds; +0 + -0 == +0).
-// So these products give exactly gemm's bits (wherever gemm runs its AVX2 kernel; the sparse kernel uses
-// AVX-512 where the build has it, lanes never mix) while doing a fraction of its work.
+// So these products give exactly gemm's bits (wherever gemm runs its AVX2 kernel; the sparse
+// kernel uses AVX-512 where the build has it, lanes never mix) while doing a fraction of its work.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,8 +17,8 @@ namespace mnist {
 
 // The non-zero entries of a rows x cols matrix, row by row: row r holds count[r] entries, at
 // row(r)[0 ..], in increasing column order, then a sentinel entry whose index is INT32_MAX. Rows
-// are `stride` = cols + 8 entries apart: compress stores eight entries at a time and may write up
-// to seven past a row's last one.
+// are `stride` = cols + 8 entries apart (room for the sentinel; compress stores 8 entries at a
+// time, past a row's last one but never past its first cols entries).
 struct SparseRows {
     struct Entry {
         int32_t index;  // column
