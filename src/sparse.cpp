@@ -2,12 +2,12 @@
 #include "src/sparse.hpp"
 
 #include <algorithm>
-#include <cstdlib>
-#include <new>
-#include <stdexcept>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <new>
 #include <numeric>
+#include <stdexcept>
 #include <type_traits>
 
 #include <omp.h>
@@ -196,6 +196,71 @@ BlockRow block_row_for(int w) {
     return table[w / Vec::lanes][w % Vec::lanes != 0];
 }
 
+// R rows of a narrow block (NV + TAIL vectors, at most 2) at once. Each row's FMA chain is the one
+// block_row runs (same terms, same order, same bits), but one row of a narrow block gives the FMA
+// units only 1-2 independent chains, each waiting on the previous FMA's latency; R rows give R
+// times as many. The rows advance together while every one has an entry before k_end, then each
+// finishes alone. Row r's outputs are at c + r * ldc; e[r] moves to its first entry not taken.
+template <int R, int NV, bool TAIL>
+void block_rows(const Entry** e, int k_end, const float* B, int ldb, float* c, int ldc, typename Vec::Mask tail_mask,
+                bool first) {
+    constexpr int V = NV + (TAIL ? 1 : 0), L = Vec::lanes;
+    static_assert(V >= 1 && V <= 2, "for narrow blocks");
+    typename Vec::V acc[R][V];
+    const Entry* p[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+        p[r] = e[r];
+        const float* cr = c + size_t(r) * ldc;
+#pragma GCC unroll 2
+        for (int v = 0; v < V; ++v)
+            acc[r][v] = first ? Vec::zero() : (TAIL && v == NV ? Vec::load(cr + L * v, tail_mask) : Vec::load(cr + L * v));
+    }
+    const auto step = [&](int r) {
+        const typename Vec::V a = Vec::broadcast(p[r]->value);
+        const float* b = B + size_t(p[r]->index) * ldb;
+#pragma GCC unroll 2
+        for (int v = 0; v < V; ++v) acc[r][v] = Vec::fmadd(a, Vec::load_aligned(b + L * v), acc[r][v]);
+        ++p[r];
+    };
+    for (;;) {
+        bool all = true;
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) all &= p[r]->index < k_end;
+        if (!all) break;
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) step(r);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+        while (p[r]->index < k_end) step(r);
+        float* cr = c + size_t(r) * ldc;
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) Vec::store(cr + L * v, acc[r][v]);
+        if constexpr (TAIL) Vec::store(cr + L * NV, tail_mask, acc[r][NV]);
+        e[r] = p[r];
+    }
+}
+
+using BlockRows = void (*)(const Entry**, int, const float*, int, float*, int, typename Vec::Mask, bool);
+
+// Rows at a time for a block `w` columns wide: 4 where a block is 1 or 2 vectors wide (4-8 chains;
+// forward through w_o, 10 columns, in an evaluation: ~1.7x faster than a row at a time, and than 8
+// rows, whose shortest row ends the lockstep sooner). Wider blocks have 3-8 chains per row and run
+// a row at a time (kernel null).
+struct NarrowKernel {
+    int rows = 1;
+    BlockRows kernel = nullptr;
+};
+NarrowKernel narrow_kernel_for(int w) {
+    constexpr int L = Vec::lanes;
+    if (w < L) return {4, block_rows<4, 0, true>};
+    if (w == L) return {4, block_rows<4, 1, false>};
+    if (w < 2 * L) return {4, block_rows<4, 1, true>};
+    if (w == 2 * L) return {4, block_rows<4, 2, false>};
+    return {};
+}
+
 #if MNIST_SPARSE_AVX2
 // dst (8 rows, stride ld_dst) = the transpose of src (8 rows, stride ld_src).
 void transpose8x8(const float* src, int ld_src, float* dst, int ld_dst) {
@@ -266,6 +331,7 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
         const int j0 = (t / chunks) * kBlockCols, w = std::min(kBlockCols, n - j0), ldp = padded_width(w);
         const int r0 = (t % chunks) * kChunkRows, rows = std::min(S.rows - r0, kChunkRows);
         const BlockRow kernel = block_row_for(w);
+        const NarrowKernel narrow = narrow_kernel_for(w);
         const typename Vec::Mask tail = Vec::tail_mask(w);
         // k-chunks: rows k0..k0+kc of the block of op(B) stay in the L1 cache while every row of
         // the task runs over them; a row's partial sums wait in C between chunks (its FMA chain
@@ -283,7 +349,11 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
                 pack_panel(tb, B, S.cols, n, j0, w, k0, k1, ldp, panel);
                 rows_of_b = panel - size_t(k0) * ldp;
             }
-            for (int r = 0; r < rows; ++r)
+            int r = 0;
+            if (narrow.kernel)
+                for (; r + narrow.rows <= rows; r += narrow.rows)
+                    narrow.kernel(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, k0 == 0);
+            for (; r < rows; ++r)
                 if (next[r]->index < k1 || k0 == 0)
                     next[r] = kernel(next[r], k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, tail, k0 == 0);
         }

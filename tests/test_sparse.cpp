@@ -95,7 +95,7 @@ TEST_CASE("sparse: compress lists every non-zero of a matrix, and of its transpo
 }
 
 TEST_CASE("sparse: the vector kernel equals the scalar FMA reference bit for bit at every block width", "[sparse]") {
-    const int m = 45, k = 300;  // k spans several k-chunks of the narrow blocks
+    const int m = 45, k = 300;  // rows in groups of 4 and alone; k spans several k-chunks of the wide blocks
     const std::vector<float> A = sparse_matrix(m, k, 0.25, 4);
     SparseRows S;
     compress(Trans::N, m, k, A.data(), S);
@@ -105,6 +105,27 @@ TEST_CASE("sparse: the vector kernel equals the scalar FMA reference bit for bit
     for (Trans tb : {Trans::N, Trans::T})
         for (int n : widths) {
             const std::vector<float> B = dense_matrix(size_t(k) * n, 5);
+            std::vector<float> fast(size_t(m) * n, -1.0f), ref(size_t(m) * n, -2.0f);
+            sparse_gemm(S, tb, n, B.data(), fast.data());
+            sparse_gemm_reference(S, tb, n, B.data(), ref.data());
+            INFO("n " << n << (tb == Trans::T ? ", B transposed" : ""));
+            REQUIRE(same_bits(fast, ref));
+        }
+}
+
+TEST_CASE("sparse: narrow blocks, rows taken four at a time, equal the scalar reference across k-chunks", "[sparse]") {
+    // k = 2000 spans several k-chunks even of a one-vector block (its panel holds 768 or 1536 rows),
+    // so the rows' sums go on from C; uneven rows end the four-row lockstep at different entries.
+    const int m = 23, k = 2000;
+    std::vector<float> A = sparse_matrix(m, k, 0.3, 16);
+    for (int p = 0; p < k; ++p) A[size_t(5) * k + p] = 0.0f;      // an empty row
+    for (int p = 0; p < k / 2; ++p) A[size_t(9) * k + p] = 0.0f;  // a row empty in the first chunks
+    for (int p = k / 3; p < k; ++p) A[size_t(14) * k + p] = 0.0f; // a row that ends early
+    SparseRows S;
+    compress(Trans::N, m, k, A.data(), S);
+    for (Trans tb : {Trans::N, Trans::T})
+        for (int n = 1; n <= 33; ++n) {
+            const std::vector<float> B = dense_matrix(size_t(k) * n, 17);
             std::vector<float> fast(size_t(m) * n, -1.0f), ref(size_t(m) * n, -2.0f);
             sparse_gemm(S, tb, n, B.data(), fast.data());
             sparse_gemm_reference(S, tb, n, B.data(), ref.data());
