@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <exception>
 
 #include <omp.h>
 
@@ -24,19 +25,26 @@ EvalResult evaluate(const Mlp& net, const Dataset& data, EvalWorkspace& ws) {
     std::vector<double> losses(data.size());
     std::vector<uint8_t> predicted(data.size());
     const int64_t chunks = int64_t((data.size() + kEvalChunk - 1) / kEvalChunk);
+    std::exception_ptr failure;  // an exception may not leave a parallel region: rethrown after it
 #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-        Workspace& w = ws.per_thread[size_t(omp_get_thread_num())];
-        const size_t first = size_t(chunk) * kEvalChunk;
-        const int n = int(std::min<size_t>(kEvalChunk, data.size() - first));
-        gather_batch(data, nullptr, first, size_t(n), w.input.data());
-        forward_logits(net, w, n, &packed);
-        for (int i = 0; i < n; ++i) {
-            const float* z = w.logits.data() + size_t(i) * classes;
-            losses[first + i] = softmax_cross_entropy(z, 1, classes, &data.labels[first + i], nullptr);
-            predicted[first + i] = uint8_t(std::max_element(z, z + classes) - z);  // the first of equal maxima
+        try {
+            Workspace& w = ws.per_thread[size_t(omp_get_thread_num())];
+            const size_t first = size_t(chunk) * kEvalChunk;
+            const int n = int(std::min<size_t>(kEvalChunk, data.size() - first));
+            gather_batch(data, nullptr, first, size_t(n), w.input.data());
+            forward_logits(net, w, n, &packed);  // grows the workspace's lists of non-zeros on first use
+            for (int i = 0; i < n; ++i) {
+                const float* z = w.logits.data() + size_t(i) * classes;
+                losses[first + i] = softmax_cross_entropy(z, 1, classes, &data.labels[first + i], nullptr);
+                predicted[first + i] = uint8_t(std::max_element(z, z + classes) - z);  // the first of equal maxima
+            }
+        } catch (...) {
+#pragma omp critical(mnist_evaluate_failure)
+            if (!failure) failure = std::current_exception();
         }
     }
+    if (failure) std::rethrow_exception(failure);
     EvalResult r;
     r.count = int64_t(data.size());
     r.confusion.assign(classes, std::vector<int64_t>(classes, 0));
