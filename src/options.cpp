@@ -106,7 +106,7 @@ TrainOptions parse_train_options(int argc, const char* const* argv) {
         ("keep_checkpoint_every_n_hours", "also keep one checkpoint per N hours forever", cxxopts::value<std::string>()->default_value(text(d.keep_checkpoint_every_n_hours)))
         ("save_every_steps", "also save every N steps inside an epoch (0: off)", cxxopts::value<std::string>()->default_value(text(d.save_every_steps)))
         ("save_every_secs", "also save every S seconds inside an epoch (0: off)", cxxopts::value<std::string>()->default_value(text(d.save_every_secs)))
-        ("threads", "OpenMP threads (0: all cores); results do not depend on it", cxxopts::value<std::string>()->default_value(text(d.threads)))
+        ("threads", "OpenMP threads (0: all cores, fewer while another process slows the steps); results do not depend on it", cxxopts::value<std::string>()->default_value(text(d.threads)))
         ("init_from", "a new run takes weights from this checkpoint or exported file (ignored when resuming)", cxxopts::value<std::string>()->default_value(""))
         ("init_map", "with --init_from: TARGET=SOURCE or NAME items, comma-separated (default: every weight name in both)", cxxopts::value<std::string>()->default_value(""))
         ("init_optimizer", "with --init_from: also copy the mapped weights' RMSProp slots")

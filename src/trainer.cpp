@@ -9,11 +9,14 @@
 #include <numeric>
 #include <optional>
 
+#include <omp.h>
+
 #include "src/evaluate.hpp"
 #include "src/gemm.hpp"
 #include "src/metrics.hpp"
 #include "src/progress.hpp"
 #include "src/rng.hpp"
+#include "src/team_tuner.hpp"
 #include "src/transfer.hpp"
 
 namespace mnist {
@@ -179,10 +182,15 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
     const int batch = int(c.batch_size);
     Workspace ws = make_workspace(st.net, batch);
     EvalWorkspace eval_ws = make_eval_workspace(st.net);
+    // With --threads 0 the team follows the step times (team_tuner.hpp): fewer threads when another
+    // process slows the steps down. No result depends on the team size.
+    std::optional<TeamTuner> tuner;
+    if (c.threads == 0) tuner.emplace(omp_get_max_threads());
     std::vector<uint8_t> labels(static_cast<size_t>(batch));
     std::vector<uint32_t> order;
     int64_t order_epoch = -1;
     int failed_saves = 0;
+    int64_t team_moves = 0;
     using clock = std::chrono::steady_clock;
     auto last_save = clock::now();
     auto epoch_start = clock::now();
@@ -246,7 +254,21 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
 
         const auto t0 = clock::now();
         st.epoch_loss_sum += train_step(st, data.train, order.data() + b * batch, batch, ws, labels);
-        train_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+        const double step_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+        train_seconds += step_seconds;
+        if (tuner && tuner->record(step_seconds)) {
+            const int64_t moves = tuner->moves();
+            set_compute_threads(tuner->threads());
+            if (moves != team_moves) {
+                const TeamTuner::Move& m = tuner->last_move();
+                if (progress) progress->clear();
+                spdlog::info("team: {} thread{} from global_step {} ({:.2f} ms a step on {}, {:.2f} ms on {}{})", m.to,
+                             m.to == 1 ? "" : "s",
+                             st.global_step, 1e3 * m.from_seconds, m.from, 1e3 * m.to_seconds, m.to,
+                             m.to < m.from ? "; another process is using the cores" : "");
+                team_moves = moves;
+            }
+        }
         if (images_this_epoch == 0 && out.epochs_done == 0)
             spdlog::info("first step done {:.3f} s after the program started",
                          std::chrono::duration<double>(clock::now() - kProgramStart).count());

@@ -92,6 +92,22 @@ TEST_CASE("trainer: resumed step by step after stop signals on changing thread c
     require_identical(final_tensors(whole.ckpt_dir), final_tensors(parts.ckpt_dir));
 }
 
+TEST_CASE("trainer: with --threads 0 the team follows the step times, and the weights match a one-thread run",
+          "[trainer]") {
+    Quiet quiet;
+    TempDir tmp;
+    testutil::write_synthetic_mnist(tmp / "data");
+    TrainConfig one = testutil::small_config(tmp / "data", tmp / "one");
+    one.threads = 1;
+    run(one);
+    // On more than one core the team tuner probes one thread fewer after the first 20 steps (and
+    // may move), whatever the step times: the team changes during this run.
+    TrainConfig tuned = testutil::small_config(tmp / "data", tmp / "tuned");
+    tuned.threads = 0;
+    run(tuned);
+    require_identical(final_tensors(one.ckpt_dir), final_tensors(tuned.ckpt_dir));
+}
+
 TEST_CASE("trainer: mid-epoch saves every N steps resume at the next batch of the same epoch order", "[trainer]") {
     Quiet quiet;
     TempDir tmp;
