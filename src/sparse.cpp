@@ -155,87 +155,51 @@ constexpr int kBlockCols = 8 * Vec::lanes;
 // Floats in a packed row of a block `w` columns wide: whole vectors.
 int padded_width(int w) { return (w + Vec::lanes - 1) / Vec::lanes * Vec::lanes; }
 
-// c[0..w) = (first ? +0 : c[0..w)) + sum over the entries from e on with index < k_end, in order,
-// of value * B[index][0..w), with w = NV vectors (+ a partial one when TAIL): one FMA chain per
-// element, accumulators in registers. Returns the first entry not taken (the row's sentinel stops
-// the loop at the row's end). B is packed: rows aligned to vectors, ldb a whole number of vectors,
-// lanes past w zero.
-template <int NV, bool TAIL>
-const Entry* block_row(const Entry* e, int k_end, const float* B, int ldb, float* c, typename Vec::Mask tail_mask,
-                       bool first) {
-    constexpr int V = NV + (TAIL ? 1 : 0), L = Vec::lanes;
-    typename Vec::V acc[V];
-#pragma GCC unroll 9
-    for (int v = 0; v < V; ++v)
-        acc[v] = first ? Vec::zero() : (TAIL && v == NV ? Vec::load(c + L * v, tail_mask) : Vec::load(c + L * v));
-    for (; e->index < k_end; ++e) {
-        const typename Vec::V a = Vec::broadcast(e->value);
-        const float* b = B + size_t(e->index) * ldb;
-#pragma GCC unroll 8
-        for (int v = 0; v < V; ++v) acc[v] = Vec::fmadd(a, Vec::load_aligned(b + L * v), acc[v]);
-    }
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) Vec::store(c + L * v, acc[v]);
-    if constexpr (TAIL) Vec::store(c + L * NV, tail_mask, acc[NV]);
-    return e;
-}
-
-using BlockRow = const Entry* (*)(const Entry*, int, const float*, int, float*, typename Vec::Mask, bool);
-
-template <int NV>
-constexpr BlockRow pick(bool tail) {
-    return tail ? block_row<NV, true> : block_row<NV, false>;
-}
-
-// The kernel for a block `w` columns wide (1 <= w <= kBlockCols).
-BlockRow block_row_for(int w) {
-    static const BlockRow table[9][2] = {
-        {nullptr, pick<0>(true)}, {pick<1>(false), pick<1>(true)}, {pick<2>(false), pick<2>(true)},
-        {pick<3>(false), pick<3>(true)}, {pick<4>(false), pick<4>(true)}, {pick<5>(false), pick<5>(true)},
-        {pick<6>(false), pick<6>(true)}, {pick<7>(false), pick<7>(true)}, {pick<8>(false), nullptr}};
-    return table[w / Vec::lanes][w % Vec::lanes != 0];
-}
-
-// R rows of a narrow block (NV + TAIL vectors, at most 2) at once. Each row's FMA chain is the one
-// block_row runs (same terms, same order, same bits), but one row of a narrow block gives the FMA
-// units only 1-2 independent chains, each waiting on the previous FMA's latency; R rows give R
-// times as many. The rows advance together while every one has an entry before k_end, then each
-// finishes alone. Row r's outputs are at c + r * ldc; e[r] moves to its first entry not taken.
+// For each of R rows r: c_r[0..w) = (first ? +0 : c_r[0..w)) + sum over the row's entries from
+// e[r] on with index < k_end, in order, of value * B[index][0..w), with c_r = c + r * ldc and
+// w = NV vectors (+ a partial one when TAIL): one FMA chain per element, accumulators in
+// registers; e[r] moves to the first entry not taken (a row's sentinel stops it at the row's end).
+// B is packed: rows aligned to vectors, ldb a whole number of vectors, lanes past w zero.
+// R > 1 is for narrow blocks (1-2 vectors): one row gives the FMA units only 1-2 independent
+// chains, each waiting on the previous FMA's latency; R rows give R times as many. The rows
+// advance together while every one has an entry before k_end, then each finishes alone. Each
+// row's chain is the same in any R (same terms, same order, same bits).
 template <int R, int NV, bool TAIL>
 void block_rows(const Entry** e, int k_end, const float* B, int ldb, float* c, int ldc, typename Vec::Mask tail_mask,
                 bool first) {
     constexpr int V = NV + (TAIL ? 1 : 0), L = Vec::lanes;
-    static_assert(V >= 1 && V <= 2, "for narrow blocks");
+    static_assert(R == 1 || V <= 2, "several rows at a time only for narrow blocks");
     typename Vec::V acc[R][V];
     const Entry* p[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
         p[r] = e[r];
         const float* cr = c + size_t(r) * ldc;
-#pragma GCC unroll 2
+#pragma GCC unroll 9
         for (int v = 0; v < V; ++v)
             acc[r][v] = first ? Vec::zero() : (TAIL && v == NV ? Vec::load(cr + L * v, tail_mask) : Vec::load(cr + L * v));
     }
     const auto step = [&](int r) {
         const typename Vec::V a = Vec::broadcast(p[r]->value);
         const float* b = B + size_t(p[r]->index) * ldb;
-#pragma GCC unroll 2
+#pragma GCC unroll 9
         for (int v = 0; v < V; ++v) acc[r][v] = Vec::fmadd(a, Vec::load_aligned(b + L * v), acc[r][v]);
         ++p[r];
     };
-    for (;;) {
-        bool all = true;
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) all &= p[r]->index < k_end;
-        if (!all) break;
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) step(r);
-    }
-#pragma GCC unroll 8
+    if constexpr (R > 1)
+        for (;;) {
+            bool all = true;
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) all &= p[r]->index < k_end;
+            if (!all) break;
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) step(r);
+        }
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
         while (p[r]->index < k_end) step(r);
         float* cr = c + size_t(r) * ldc;
-#pragma GCC unroll 2
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) Vec::store(cr + L * v, acc[r][v]);
         if constexpr (TAIL) Vec::store(cr + L * NV, tail_mask, acc[r][NV]);
         e[r] = p[r];
@@ -244,21 +208,31 @@ void block_rows(const Entry** e, int k_end, const float* B, int ldb, float* c, i
 
 using BlockRows = void (*)(const Entry**, int, const float*, int, float*, int, typename Vec::Mask, bool);
 
-// Rows at a time for a block `w` columns wide: 4 where a block is 1 or 2 vectors wide (4-8 chains;
-// forward through w_o, 10 columns, in an evaluation: ~1.7x faster than a row at a time, and than 8
-// rows, whose shortest row ends the lockstep sooner). Wider blocks have 3-8 chains per row and run
-// a row at a time (kernel null).
-struct NarrowKernel {
-    int rows = 1;
-    BlockRows kernel = nullptr;
+template <int NV>
+constexpr BlockRows pick(bool tail) {
+    return tail ? block_rows<1, NV, true> : block_rows<1, NV, false>;
+}
+
+// The kernels for a block `w` columns wide (1 <= w <= kBlockCols): one row at a time, and where a
+// block is 1 or 2 vectors wide four rows at a time (4-8 chains; forward through w_o, 10 columns,
+// in an evaluation: ~1.7x faster than a row at a time, and than 8 rows, whose shortest row ends
+// the lockstep sooner). Wider blocks have 3-8 chains per row.
+struct BlockKernels {
+    BlockRows one_row = nullptr;
+    BlockRows four_rows = nullptr;  // null for wider blocks
 };
-NarrowKernel narrow_kernel_for(int w) {
+BlockKernels block_kernels_for(int w) {
+    static const BlockRows table[9][2] = {
+        {nullptr, pick<0>(true)}, {pick<1>(false), pick<1>(true)}, {pick<2>(false), pick<2>(true)},
+        {pick<3>(false), pick<3>(true)}, {pick<4>(false), pick<4>(true)}, {pick<5>(false), pick<5>(true)},
+        {pick<6>(false), pick<6>(true)}, {pick<7>(false), pick<7>(true)}, {pick<8>(false), nullptr}};
     constexpr int L = Vec::lanes;
-    if (w < L) return {4, block_rows<4, 0, true>};
-    if (w == L) return {4, block_rows<4, 1, false>};
-    if (w < 2 * L) return {4, block_rows<4, 1, true>};
-    if (w == 2 * L) return {4, block_rows<4, 2, false>};
-    return {};
+    BlockKernels k{table[w / L][w % L != 0]};
+    if (w < L) k.four_rows = block_rows<4, 0, true>;
+    else if (w == L) k.four_rows = block_rows<4, 1, false>;
+    else if (w < 2 * L) k.four_rows = block_rows<4, 1, true>;
+    else if (w == 2 * L) k.four_rows = block_rows<4, 2, false>;
+    return k;
 }
 
 #if MNIST_SPARSE_AVX2
@@ -330,8 +304,7 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
     for (int t = 0; t < tasks; ++t) {
         const int j0 = (t / chunks) * kBlockCols, w = std::min(kBlockCols, n - j0), ldp = padded_width(w);
         const int r0 = (t % chunks) * kChunkRows, rows = std::min(S.rows - r0, kChunkRows);
-        const BlockRow kernel = block_row_for(w);
-        const NarrowKernel narrow = narrow_kernel_for(w);
+        const BlockKernels kernels = block_kernels_for(w);
         const typename Vec::Mask tail = Vec::tail_mask(w);
         // k-chunks: rows k0..k0+kc of the block of op(B) stay in the L1 cache while every row of
         // the task runs over them; a row's partial sums wait in C between chunks (its FMA chain
@@ -350,12 +323,12 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
                 rows_of_b = panel - size_t(k0) * ldp;
             }
             int r = 0;
-            if (narrow.kernel)
-                for (; r + narrow.rows <= rows; r += narrow.rows)
-                    narrow.kernel(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, k0 == 0);
+            if (kernels.four_rows)
+                for (; r + 4 <= rows; r += 4)
+                    kernels.four_rows(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, k0 == 0);
             for (; r < rows; ++r)
-                if (next[r]->index < k1 || k0 == 0)
-                    next[r] = kernel(next[r], k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, tail, k0 == 0);
+                if (next[r]->index < k1 || k0 == 0)  // a row with no entry in this k-chunk keeps its sums
+                    kernels.one_row(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, k0 == 0);
         }
     }
 }
