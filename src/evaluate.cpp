@@ -9,17 +9,23 @@
 
 namespace mnist {
 
+namespace {
+// One inference workspace per thread of the current team.
+void fit_team(const Mlp& net, EvalWorkspace& ws) {
+    while (ws.per_thread.size() < size_t(omp_get_max_threads()))
+        ws.per_thread.push_back(make_workspace(net, kEvalChunk, WorkspaceUse::inference));
+}
+}  // namespace
+
 EvalWorkspace make_eval_workspace(const Mlp& net) {
     EvalWorkspace ws;
-    for (int t = 0; t < omp_get_max_threads(); ++t)
-        ws.per_thread.push_back(make_workspace(net, kEvalChunk, WorkspaceUse::inference));
+    fit_team(net, ws);
     return ws;
 }
 
 EvalResult evaluate(const Mlp& net, const Dataset& data, EvalWorkspace& ws) {
     const int classes = net.sizes.back();
-    while (ws.per_thread.size() < size_t(omp_get_max_threads()))
-        ws.per_thread.push_back(make_workspace(net, kEvalChunk, WorkspaceUse::inference));
+    fit_team(net, ws);
     const std::vector<PackedB> packed = pack_weights(net);  // once, for every chunk
     // Each row's loss and predicted class, filled by whichever thread runs its chunk.
     std::vector<double> losses(data.size());

@@ -48,6 +48,20 @@ void check_against_gemm(Trans ta, Trans tb, int m, int n, int k, double density)
     for (size_t i = 0; i < ref.size(); ++i) REQUIRE(fast[i] == Approx(ref[i]).margin(1e-4 * std::sqrt(double(k))));
     if (gemm_sums_in_k_order()) CHECK(same_bits(fast, dense));
 }
+// sparse_gemm(S, op(B)) == sparse_gemm_reference bit for bit, for B stored either way and n of
+// each of `widths` (B's values drawn for `layer`).
+void require_kernel_equals_reference(const SparseRows& S, const std::vector<int>& widths, uint32_t layer) {
+    const int m = S.rows, k = S.cols;
+    for (Trans tb : {Trans::N, Trans::T})
+        for (int n : widths) {
+            const std::vector<float> B = dense_matrix(size_t(k) * n, layer);
+            std::vector<float> fast(size_t(m) * n, -1.0f), ref(size_t(m) * n, -2.0f);
+            sparse_gemm(S, tb, n, B.data(), fast.data());
+            sparse_gemm_reference(S, tb, n, B.data(), ref.data());
+            INFO("n " << n << (tb == Trans::T ? ", B transposed" : ""));
+            REQUIRE(same_bits(fast, ref));
+        }
+}
 }  // namespace
 
 TEST_CASE("sparse: compress lists every non-zero of a matrix, and of its transpose, in increasing order", "[sparse]") {
@@ -102,15 +116,7 @@ TEST_CASE("sparse: the vector kernel equals the scalar FMA reference bit for bit
     std::vector<int> widths(130);  // every width of a block (64 columns with AVX2, 128 with AVX-512), and more
     std::iota(widths.begin(), widths.end(), 1);
     widths.push_back(625);
-    for (Trans tb : {Trans::N, Trans::T})
-        for (int n : widths) {
-            const std::vector<float> B = dense_matrix(size_t(k) * n, 5);
-            std::vector<float> fast(size_t(m) * n, -1.0f), ref(size_t(m) * n, -2.0f);
-            sparse_gemm(S, tb, n, B.data(), fast.data());
-            sparse_gemm_reference(S, tb, n, B.data(), ref.data());
-            INFO("n " << n << (tb == Trans::T ? ", B transposed" : ""));
-            REQUIRE(same_bits(fast, ref));
-        }
+    require_kernel_equals_reference(S, widths, 5);
 }
 
 TEST_CASE("sparse: narrow blocks, rows taken four at a time, equal the scalar reference across k-chunks", "[sparse]") {
@@ -123,15 +129,9 @@ TEST_CASE("sparse: narrow blocks, rows taken four at a time, equal the scalar re
     for (int p = k / 3; p < k; ++p) A[size_t(14) * k + p] = 0.0f; // a row that ends early
     SparseRows S;
     compress(Trans::N, m, k, A.data(), S);
-    for (Trans tb : {Trans::N, Trans::T})
-        for (int n = 1; n <= 33; ++n) {
-            const std::vector<float> B = dense_matrix(size_t(k) * n, 17);
-            std::vector<float> fast(size_t(m) * n, -1.0f), ref(size_t(m) * n, -2.0f);
-            sparse_gemm(S, tb, n, B.data(), fast.data());
-            sparse_gemm_reference(S, tb, n, B.data(), ref.data());
-            INFO("n " << n << (tb == Trans::T ? ", B transposed" : ""));
-            REQUIRE(same_bits(fast, ref));
-        }
+    std::vector<int> widths(33);  // one and two vectors of AVX2 and AVX-512, and one more
+    std::iota(widths.begin(), widths.end(), 1);
+    require_kernel_equals_reference(S, widths, 17);
 }
 
 TEST_CASE("sparse: a product from B packed once equals the product that packs B itself, bit for bit", "[sparse]") {
