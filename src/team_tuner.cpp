@@ -25,45 +25,45 @@ void TeamTuner::start_probe(int team) {
     probed_once_ = true;
 }
 
-bool TeamTuner::record(double seconds) {
+TeamTuner::Change TeamTuner::record(double seconds) {
     if (probe_) {
         if (probe_skipped_ < 2) {
             ++probe_skipped_;
-            return false;
+            return Change::none;
         }
         probe_times_.push_back(seconds);
-        if (int(probe_times_.size()) < s_.probe_steps - 2) return false;
+        if (int(probe_times_.size()) < s_.probe_steps - 2) return Change::none;
         const double here = median(home_times_), there = median(probe_times_);
-        if (there < here * (1.0 - s_.margin)) {
-            move_ = {home_, probe_, here, there};
-            ++moves_;
-            home_ = probe_;
-            home_times_.clear();
-            next_ = 0;
-        }
+        const int probed = probe_;
         probe_ = 0;
-        return true;  // back home, or home moved to the probed team: the team changes either way
+        if (there >= here * (1.0 - s_.margin)) return Change::team;  // back to the home team
+        move_ = {home_, probed, here, there};
+        ++moves_;
+        home_ = probed;
+        home_times_.clear();
+        next_ = 0;
+        return Change::home_moved;
     }
     if (int(home_times_.size()) < s_.window) home_times_.push_back(seconds);
     else home_times_[next_] = seconds;
     next_ = (next_ + 1) % size_t(s_.window);
     ++since_probe_;
-    if (max_ == 1 || int(home_times_.size()) < s_.window) return false;
+    if (max_ == 1 || int(home_times_.size()) < s_.window) return Change::none;
     const double now = median(home_times_);
     double& best = best_[size_t(home_)];
     if (best == 0 || now < best) best = now;
     const bool slowed = now > s_.slowdown * best && since_probe_ >= s_.cooldown;
     if (!probed_once_ || (slowed && home_ > 1)) {
         start_probe(home_ - 1 >= 1 ? home_ - 1 : home_ + 1);
-        return true;
+        return Change::team;
     }
     if (home_ < max_ && since_probe_ >= s_.period) {
         const bool down = home_ > 1 && probe_down_next_;
         probe_down_next_ = !probe_down_next_;
         start_probe(down ? home_ - 1 : home_ + 1);
-        return true;
+        return Change::team;
     }
-    return false;
+    return Change::none;
 }
 
 }  // namespace mnist

@@ -35,8 +35,11 @@ public:
 
     int threads() const { return probe_ ? probe_ : home_; }  // for the next step
 
-    // The time of the step just run on threads() threads. Returns true when threads() changed.
-    bool record(double seconds);
+    // The time of the step just run on threads() threads. Says what changed: threads() (a probe
+    // starts or ends), or the home team, moved to the probed one, whose size threads() already was
+    // (last_move() tells how).
+    enum class Change { none, team, home_moved };
+    Change record(double seconds);
 
     // Of the last decision that moved the home team: the medians (seconds per step) before and after.
     struct Move {

@@ -190,7 +190,6 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
     std::vector<uint32_t> order;
     int64_t order_epoch = -1;
     int failed_saves = 0;
-    int64_t team_moves = 0;
     using clock = std::chrono::steady_clock;
     auto last_save = clock::now();
     auto epoch_start = clock::now();
@@ -256,18 +255,14 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
         st.epoch_loss_sum += train_step(st, data.train, order.data() + b * batch, batch, ws, labels);
         const double step_seconds = std::chrono::duration<double>(clock::now() - t0).count();
         train_seconds += step_seconds;
-        if (tuner && tuner->record(step_seconds)) {
-            const int64_t moves = tuner->moves();
-            set_compute_threads(tuner->threads());
-            if (moves != team_moves) {
-                const TeamTuner::Move& m = tuner->last_move();
-                if (progress) progress->clear();
-                spdlog::info("team: {} thread{} from global_step {} ({:.2f} ms a step on {}, {:.2f} ms on {}{})", m.to,
-                             m.to == 1 ? "" : "s",
-                             st.global_step, 1e3 * m.from_seconds, m.from, 1e3 * m.to_seconds, m.to,
-                             m.to < m.from ? "; another process is using the cores" : "");
-                team_moves = moves;
-            }
+        const TeamTuner::Change change = tuner ? tuner->record(step_seconds) : TeamTuner::Change::none;
+        if (change == TeamTuner::Change::team) set_compute_threads(tuner->threads());
+        if (change == TeamTuner::Change::home_moved) {
+            const TeamTuner::Move& m = tuner->last_move();
+            if (progress) progress->clear();
+            spdlog::info("team: {} thread{} from global_step {} ({:.2f} ms a step on {}, {:.2f} ms on {}{})", m.to,
+                         m.to == 1 ? "" : "s", st.global_step, 1e3 * m.from_seconds, m.from, 1e3 * m.to_seconds,
+                         m.to, m.to < m.from ? "; another process is using the cores" : "");
         }
         if (images_this_epoch == 0 && out.epochs_done == 0)
             spdlog::info("first step done {:.3f} s after the program started",

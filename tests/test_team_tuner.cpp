@@ -9,13 +9,16 @@ using namespace mnist;
 
 namespace {
 // Runs `steps` steps whose time depends on the team (seconds_on(threads)); returns how many steps
-// ran on each team size (index = threads).
+// ran on each team size (index = threads). Checks what record() says against what changed.
 std::vector<int64_t> run(TeamTuner& tuner, int64_t steps, const std::function<double(int)>& seconds_on) {
     std::vector<int64_t> on(9, 0);
     for (int64_t i = 0; i < steps; ++i) {
         const int t = tuner.threads();
+        const int64_t moves = tuner.moves();
         ++on[size_t(t)];
-        tuner.record(seconds_on(t));
+        const TeamTuner::Change change = tuner.record(seconds_on(t));
+        REQUIRE((change == TeamTuner::Change::team) == (tuner.threads() != t));
+        REQUIRE((change == TeamTuner::Change::home_moved) == (tuner.moves() == moves + 1));
     }
     return on;
 }
