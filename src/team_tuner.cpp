@@ -36,7 +36,8 @@ TeamTuner::Change TeamTuner::record(double seconds) {
         const double here = median(home_times_), there = median(probe_times_);
         const int probed = probe_;
         probe_ = 0;
-        if (there >= here * (1.0 - s_.margin)) return Change::team;  // back to the home team
+        const double margin = probed > home_ ? s_.margin_up : s_.margin;
+        if (there >= here * (1.0 - margin)) return Change::team;  // back to the home team
         move_ = {home_, probed, here, there};
         ++moves_;
         home_ = probed;

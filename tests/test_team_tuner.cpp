@@ -73,6 +73,17 @@ TEST_CASE("team tuner: a difference within the margin does not move the team", "
     CHECK(tuner.moves() == 0);
 }
 
+TEST_CASE("team tuner: more threads need a smaller gain to come back than fewer need to go", "[team_tuner]") {
+    TeamTuner tuner(2);
+    run(tuner, 100, shared);
+    REQUIRE(tuner.threads() == 1);
+    // The neighbour leaves, and one thread is only 10% slower than two: within the 15% that moving
+    // down takes, past the 3% that moving back up takes.
+    run(tuner, 1100, [](int threads) { return threads == 2 ? 0.0030 : 0.0033; });
+    CHECK(tuner.threads() == 2);
+    CHECK(tuner.moves() == 2);
+}
+
 TEST_CASE("team tuner: on four cores it steps down one thread at a time while that is faster", "[team_tuner]") {
     TeamTuner tuner(4);
     // Two busy neighbours: four threads 12 ms, three 9 ms, two 4 ms, one 7 ms.
