@@ -22,10 +22,10 @@ build:
 	@for p in $(PROGRAMS); do if [ -f $(BUILD)/$$p ]; then ln -sf $(BUILD)/$$p $$p; fi; done
 
 deps:
-	bash scripts/install_deps.sh
+	bash scripts/setup/install_deps.sh
 
 data:
-	bash scripts/fetch_mnist.sh data/mnist
+	bash scripts/setup/fetch_mnist.sh data/mnist
 
 test: deps
 	$(MAKE) build
@@ -37,14 +37,14 @@ run: deps data
 	./eval --ckpt_dir $(CKPT_DIR)
 
 bench: deps data
-	bash scripts/bench.sh
+	bash bench/bench.sh
 
 plot:
-	bash scripts/install_deps.sh --with-plot
-	$(PYTHON) scripts/plot_metrics.py $(CKPT_DIR) -o curves.png
+	bash scripts/setup/install_deps.sh --with-plot
+	$(PYTHON) scripts/tools/plot_metrics.py $(CKPT_DIR) -o curves.png
 
 crash-test: build
-	bash scripts/crash_test.sh 20
+	bash tests/e2e/crash_test.sh 20
 
 clean:
 	rm -rf $(BUILD) $(PROGRAMS)

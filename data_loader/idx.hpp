@@ -2,17 +2,12 @@
 // gzip-compressed. Knows nothing about networks: it returns checked byte arrays.
 #pragma once
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace mnist {
+#include "src/errors.hpp"  // IdxError: the message names the file, the field, what was expected and found
 
-// Thrown for every malformed or unreadable IDX file; the message names the file, the field,
-// what was expected and what was found.
-struct IdxError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+namespace mnist {
 
 struct IdxImages {
     uint32_t count = 0, rows = 0, cols = 0;

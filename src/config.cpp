@@ -12,28 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/text.hpp"
+#include "src/var_map.hpp"
+
 namespace mnist {
-
-std::string exact_decimal(double x) {
-    char buf[64];
-    std::string best;
-    for (int precision = 1; precision <= 17; ++precision) {
-        std::snprintf(buf, sizeof buf, "%.*g", precision, x);
-        if (std::strtod(buf, nullptr) == x) break;
-    }
-    best = buf;
-    if (std::isfinite(x) && std::fabs(x) < 1e16) {
-        for (int decimals = 0; decimals <= 17; ++decimals) {
-            std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
-            if (std::strtod(buf, nullptr) == x) {
-                if (std::strlen(buf) <= best.size()) best = buf;
-                break;
-            }
-        }
-    }
-    return best;
-}
-
 
 namespace {
 
@@ -51,12 +33,6 @@ std::string num(uint64_t x) {
 }
 std::string num(bool x) {
     return x ? "true" : "false";
-}
-
-std::string widths(const std::vector<int>& hidden) {
-    std::string s;
-    for (size_t i = 0; i < hidden.size(); ++i) s += (i ? "," : "") + std::to_string(hidden[i]);
-    return s;
 }
 
 std::string quoted(const std::string& s) {
@@ -93,7 +69,7 @@ void validate(const TrainConfig& c) {
         if (c.hidden[i] < 1 || c.hidden[i] > kMaxWidth)
             throw ConfigError("--hidden widths must be in [1, " + std::to_string(kMaxWidth) + "], got " +
                               std::to_string(c.hidden[i]) + " for layer " + std::to_string(i + 1) + " of " +
-                              widths(c.hidden));
+                              widths_text(c.hidden));
     require_probability("keep_prob_input", c.keep_prob_input);
     require_probability("keep_prob_hidden", c.keep_prob_hidden);
     require_positive("learning_rate", c.learning_rate);
@@ -113,6 +89,7 @@ void validate(const TrainConfig& c) {
                           c.init_map + "' alone");
     if (c.init_from.empty() && c.init_optimizer)
         throw ConfigError("--init_optimizer needs --init_from (the file to take the slots from)");
+    if (!c.init_map.empty()) parse_var_map(c.init_map, "init_map");
 }
 
 std::string to_json(const TrainConfig& c) {
@@ -283,7 +260,7 @@ void compare(std::vector<std::string>& out, const char* name, const std::string&
 
 std::vector<std::string> incompatible_settings(const TrainConfig& saved, const TrainConfig& requested) {
     std::vector<std::string> out;
-    compare(out, "hidden", widths(saved.hidden), widths(requested.hidden));
+    compare(out, "hidden", widths_text(saved.hidden), widths_text(requested.hidden));
     compare(out, "batch_size", num(saved.batch_size), num(requested.batch_size));
     compare(out, "validation_size", num(saved.validation_size), num(requested.validation_size));
     compare(out, "seed", num(saved.seed), num(requested.seed));

@@ -2,15 +2,12 @@
 // (stored in each checkpoint so a resumed run can be compared with the run that wrote it).
 #pragma once
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace mnist {
+#include "src/errors.hpp"
 
-struct ConfigError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+namespace mnist {
 
 struct TrainConfig {
     std::string data_dir = "data/mnist";
@@ -38,12 +35,9 @@ struct TrainConfig {
     bool init_optimizer = false;  // also copy each mapped source's RMSProp slots
 };
 
+// Every allowed range, stated once in the words of the command-line option (init_map is parsed too).
 // throws ConfigError naming the option, the value found and what is allowed.
 void validate(const TrainConfig& c);
-
-// Shortest decimal text that reads back as exactly x; plain notation when that is as short
-// (3600, not 3.6e+03; timestamps as 1764441000.25). Used wherever a double is written as text.
-std::string exact_decimal(double x);
 
 // JSON text of every field (stable key order), and back. from_json throws ConfigError on a
 // missing or mistyped field, naming it; it ignores unknown keys and does not validate() the values.

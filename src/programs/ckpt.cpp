@@ -5,15 +5,14 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <spdlog/spdlog.h>
 #include <string>
 #include <vector>
 
-#include "src/checkpoint.hpp"
-#include "src/transfer.hpp"
+#include "src/checkpoint/checkpoint_dir.hpp"
+#include "src/checkpoint/transfer.hpp"
+#include "src/text.hpp"
 
 namespace {
 
@@ -31,19 +30,6 @@ const char* const kUsage =
     "                                 MAP is TARGET=SOURCE or NAME items, comma-separated, e.g.\n"
     "                                 'weights=w_h,w_o' (default: every weight, no optimizer slots)\n"
     "       ckpt --version | --help\n";
-
-TensorFile load(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw CheckpointError(path + ": cannot open");
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return decode_safetensors(bytes, path);
-}
-
-std::string shape_text(const std::vector<int64_t>& s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-    return out + "]";
-}
 
 std::string time_text(double unix_seconds) {
     const std::time_t t = std::time_t(unix_seconds);
@@ -104,15 +90,10 @@ bool print_plain_header(const std::string& path, const TensorFile& f) {
     return ok;
 }
 
-bool is_training_checkpoint(const TensorFile& f) {
-    auto format = f.metadata.find("format");
-    return format != f.metadata.end() && format->second == kCheckpointFormat;
-}
-
 int cmd_inspect(const std::string& path, const std::string& only) {
-    const TensorFile f = load(path);
+    const TensorFile f = read_tensor_file(path);
     bool ok = true;
-    if (is_training_checkpoint(f)) {
+    if (kind_of(f) == TensorFileKind::checkpoint) {
         const TrainingState st = read_checkpoint(path);  // verifies checksums and structure
         if (only.empty())
             std::printf("file            %s\nformat          %s version %s\nglobal_step     %lld (epoch %lld)\nsaved at        %s\n"
@@ -151,20 +132,14 @@ int cmd_inspect(const std::string& path, const std::string& only) {
 }
 
 int cmd_verify(const std::string& target) {
-    std::vector<std::string> files;
-    if (fs::is_directory(target)) {
-        for (const auto& [step, name] : list_checkpoint_files(target)) files.push_back((fs::path(target) / name).string());
-        if (files.empty()) throw CheckpointError("no checkpoint (model-<step>.safetensors) in '" + target + "'");
-    } else {
-        files.push_back(target);
-    }
+    const bool one_file = !fs::is_directory(target);
+    const std::vector<std::string> files = one_file ? std::vector<std::string>{target} : checkpoint_paths(target);
     int bad = 0;
     for (const std::string& f : files) {
         try {
-            if (files.size() == 1 && !fs::is_directory(target)) {
-                const TensorFile tf = load(f);
-                auto format = tf.metadata.find("format");
-                if (format != tf.metadata.end() && format->second == kExportFormat) {
+            if (one_file) {  // a single file may be an export
+                const TensorFile tf = read_tensor_file(f);
+                if (kind_of(tf) == TensorFileKind::exported) {
                     verify_export(tf, f);
                     std::printf("%s: valid (export of %zu tensors from %s)\n", f.c_str(), tf.tensors.size(),
                                 tf.metadata.count("source") ? tf.metadata.at("source").c_str() : "?");
@@ -182,7 +157,7 @@ int cmd_verify(const std::string& target) {
 }
 
 int cmd_diff(const std::string& a_path, const std::string& b_path) {
-    const TensorFile a = load(a_path), b = load(b_path);
+    const TensorFile a = read_tensor_file(a_path), b = read_tensor_file(b_path);
     int differing = 0;
     std::set<std::string> seen;
     for (const Tensor& ta : a.tensors) {

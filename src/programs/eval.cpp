@@ -11,11 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "src/checkpoint.hpp"
-#include "src/evaluate.hpp"
-#include "src/gemm.hpp"
-#include "src/options.hpp"
-#include "src/png_grid.hpp"
+#include "src/checkpoint/checkpoint_dir.hpp"
+#include "src/cli/class_names.hpp"
+#include "src/model/evaluate.hpp"
+#include "src/numerics/gemm.hpp"
+#include "src/cli/options.hpp"
+#include "src/cli/png_grid.hpp"
 
 namespace {
 
@@ -67,13 +68,8 @@ int main(int argc, char** argv) {
         if (o.exit_now) return o.exit_code;
         set_compute_threads(o.threads);
         std::vector<std::string> files;
-        if (o.all) {
-            for (const auto& [step, name] : list_checkpoint_files(o.ckpt_dir))
-                files.push_back((std::filesystem::path(o.ckpt_dir) / name).string());
-            if (files.empty()) throw CheckpointError("no checkpoint (model-<step>.safetensors) in '" + o.ckpt_dir + "'");
-        } else {
-            files.push_back(o.checkpoint.empty() ? latest_checkpoint(o.ckpt_dir) : o.checkpoint);
-        }
+        if (o.all) files = checkpoint_paths(o.ckpt_dir);
+        else files.push_back(o.checkpoint.empty() ? latest_checkpoint(o.ckpt_dir) : o.checkpoint);
         const Dataset test = load_mnist_test(o.data_dir);
         const std::vector<std::string> names = class_names(o.class_names, o.data_dir);
         nlohmann::ordered_json all = nlohmann::ordered_json::array();

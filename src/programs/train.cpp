@@ -10,8 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "data_loader/idx.hpp"
-#include "src/options.hpp"
-#include "src/trainer.hpp"
+#include "src/cli/options.hpp"
+#include "src/train/trainer.hpp"
 
 namespace {
 
@@ -38,8 +38,7 @@ int main(int argc, char** argv) {
     try {
         const auto parsed = parse_train_options(argc, argv);
         if (parsed.exit_now) return parsed.exit_code;
-        const TrainConfig& c = parsed.config;
-        validate(c);
+        const TrainConfig& c = parsed.config;  // validated by the parser
         const char* fault_env = std::getenv("MNIST_FAULT");
         const FaultPoint fault = fault_point_from_string(fault_env ? fault_env : "");
         install_stop_handlers();

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Side-by-side speed benchmark on the same data and cores: this project's ./train and ./eval against
+# the PyTorch port in ../shared/peers (its fastest known configuration: OpenBLAS threads).
+# Prints training images/s (median of the epochs), their ratio, the GFLOPS of the products and their
+# share of a step (bench_step), the best product rate this machine's tuned BLAS reaches on the same
+# shapes, evaluation images/s, checkpoint save/restore ms, time to the first step, peak memory.
+# The two trainers run in alternating rounds (ours, then PyTorch, ROUNDS times) and each figure is
+# the median over rounds, so a machine whose speed drifts during the benchmark (shared hosts do)
+# affects both sides alike; each round's figures are printed too.
+#   usage: bench/bench.sh [EPOCHS [ROUNDS]]   (defaults 2 and 3; run as root the first time: it
+#                                                installs the peer)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+epochs=${1:-2}
+rounds=${2:-3}
+peer=${PEER_DIR:-../shared/peers}
+bash scripts/setup/install_deps.sh --with-peer > /dev/null
+bash scripts/setup/fetch_mnist.sh data/mnist > /dev/null
+make -s build > /dev/null
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+median() { sort -n | awk '{v[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+peak_mb() { awk -F: '/Maximum resident/ {printf "%.0f", $2/1024}' "$1"; }
+
+echo "bench: $(nproc) cores, $rounds rounds of $epochs epochs each, $(date -u +%Y-%m-%dT%H:%MZ)"
+for r in $(seq 1 "$rounds"); do
+  rm -rf "$work/ckpt"
+  /usr/bin/time -v -o "$work/train.$r.time" ./train --data_dir data/mnist --ckpt_dir "$work/ckpt" --epochs "$epochs" > "$work/train.$r.log" 2>&1
+  /usr/bin/time -v -o "$work/peer.$r.time" bash "$peer/run_torch_peer.sh" data/mnist "$epochs" > "$work/peer.$r.log" 2>&1
+  o=$(sed -n 's/.*images_per_s \([0-9]*\).*/\1/p' "$work/train.$r.log" | median)
+  t=$(sed -n 's/.*images_per_s \([0-9]*\).*/\1/p' "$work/peer.$r.log" | median)
+  echo "$o" >> "$work/ours"; echo "$t" >> "$work/theirs"; echo "$o / $t" | bc -l >> "$work/ratios"
+  printf "  round %d: training images/s ours %8.0f   pytorch %8.0f   ratio %.2f\n" "$r" "$o" "$t" "$(echo "$o / $t" | bc -l)"
+done
+ours=$(median < "$work/ours")
+theirs=$(median < "$work/theirs")
+cp "$work/train.$rounds.log" "$work/train.log"; cp "$work/peer.$rounds.log" "$work/peer.log"
+peer_acc=$(tail -1 "$work/peer.log" | sed -n 's/.*test_acc \([0-9.]*\).*/\1/p')
+our_acc=$(grep "epoch $epochs " "$work/train.log" | sed -n 's/.*test_accuracy \([0-9.]*\).*/\1/p')
+printf "training images/s      ours %8.0f   pytorch %8.0f   ratio %.2f   (medians of the rounds; test accuracy after %d epochs: ours %s, pytorch %s)\n" \
+  "$ours" "$theirs" "$(median < "$work/ratios")" "$epochs" "$our_acc" "$peer_acc"
+
+./build/bench_step 300 0 data/mnist > "$work/step.txt"
+products=$(sed -n 's/^bench_step: products \([0-9.]*\) GFLOPS counted as dense.*/\1/p' "$work/step.txt")
+done_rate=$(sed -n 's/.*, \([0-9.]*\) GFLOPS of the multiply-adds done (\([0-9]*\)%.*/\1 GFLOPS on the \2%/p' "$work/step.txt")
+share=$(sed -n 's/.*products \([0-9]*\)% of the step.*/\1/p' "$work/step.txt")
+best=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$(nproc)" /usr/bin/python3 - <<'PY'
+import time, torch
+torch.set_num_threads(1)
+shapes = [(128,784,625,'nn'),(128,625,625,'nn'),(128,625,10,'nn'),(625,128,10,'tn'),(128,10,625,'nt'),
+          (625,128,625,'tn'),(128,625,625,'nt'),(784,128,625,'tn')]
+mats = []
+for m,k,n,kind in shapes:
+    a = torch.rand(k, m) if kind == 'tn' else torch.rand(m, k)
+    b = torch.rand(n, k) if kind == 'nt' else torch.rand(k, n)
+    mats.append((a.t() if kind == 'tn' else a, b.t() if kind == 'nt' else b, 2*m*k*n))
+best = 0
+for rep in range(5):
+    t = time.perf_counter()
+    for _ in range(100):
+        for a, b, f in mats: torch.mm(a, b)
+    dt = time.perf_counter() - t
+    best = max(best, 100 * sum(f for _,_,f in mats) / dt / 1e9)
+print(f"{best:.1f}")
+PY
+)
+limit=$(echo "$best * 1000000000 / (555.7 * 1000000) * 128" | bc -l)
+printf "matrix products        ours %.1f GFLOPS counted as dense (%s of the terms that are non-zero; %s%% of a step); best BLAS rate on these shapes %.1f GFLOPS -> at most %.0f images/s for a dense trainer; ours is %.0f%% of that\n" \
+  "$products" "$done_rate" "$share" "$best" "$limit" "$(echo "100 * $ours / $limit" | bc -l)"
+
+for r in 1 2 3; do
+  ./eval --ckpt_dir "$work/ckpt" --data_dir data/mnist --json | sed -n 's/.*"eval_seconds":\([0-9.e-]*\).*/\1/p' >> "$work/eval_s"
+done
+eval_s=$(median < "$work/eval_s")
+cat "$work"/peer.*.log | sed -n 's/.*eval_s \([0-9.]*\).*/\1/p' > "$work/peer_eval_s"
+peer_eval=$(median < "$work/peer_eval_s")
+printf "evaluation             ours %.3f s for 10000 images (%.0f images/s; median of 3 runs of ./eval, each: %s)   pytorch %.3f s (median of its epochs)\n" \
+  "$eval_s" "$(echo "10000 / $eval_s" | bc -l)" "$(tr '\n' ' ' < "$work/eval_s" | xargs printf '%.3f ')" "$peer_eval"
+
+save_ms=$(sed -n 's/.*saved .*, \([0-9.]*\) ms of training time.*/\1/p' "$work/train.log" | median)
+durable_ms=$(sed -n 's/.*saved .*durable after \([0-9.]*\) ms).*/\1/p' "$work/train.log" | median)
+epoch_s=$(sed -n 's/.* seconds \([0-9.]*\) images_per_s.*/\1/p' "$work/train.log" | median)
+./train --data_dir data/mnist --ckpt_dir "$work/ckpt" --epochs "$((epochs + 1))" > "$work/resume.log" 2>&1
+restore_ms=$(sed -n 's/.*restored .* in \([0-9.]*\) ms.*/\1/p' "$work/resume.log")
+first=$(sed -n 's/.*first step done \([0-9.]*\) s.*/\1/p' "$work/train.log")
+printf "checkpoint             save %.1f ms of training time (%.2f%% of a %.2f s epoch; written and synced in the background, durable after %.1f ms = %.1f%% of an epoch), restore %.1f ms; first step %.3f s after start\n" \
+  "$save_ms" "$(echo "$save_ms / 10 / $epoch_s" | bc -l)" "$epoch_s" "$durable_ms" "$(echo "$durable_ms / 10 / $epoch_s" | bc -l)" "$restore_ms" "$first"
+most_mb() { for f in "$@"; do peak_mb "$f"; echo; done | sort -n | tail -1; }
+printf "peak resident memory   ours %s MB   pytorch %s MB   (largest of the rounds)\n" "$(most_mb "$work"/train.*.time)" "$(most_mb "$work"/peer.*.time)"
+echo "--- where a step goes (build/bench_step 300 0 data/mnist) ---"
+cat "$work/step.txt"

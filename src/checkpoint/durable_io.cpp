@@ -1,0 +1,127 @@
+// Durable file I/O and the directory lock (see durable_io.hpp).
+#include "src/checkpoint/durable_io.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+
+namespace fs = std::filesystem;
+
+namespace mnist {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+}  // namespace
+
+void die_for_test(FaultPoint p) {
+    std::fprintf(stderr, "MNIST_FAULT: killing the trainer at fault point %d\n", int(p));
+    std::fflush(stderr);
+    kill(getpid(), SIGKILL);
+    _exit(137);
+}
+
+void fsync_dir(const std::string& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) throw CheckpointError("cannot open directory '" + dir + "' to sync it: " + errno_text());
+    const int rc = ::fsync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) throw CheckpointError("cannot sync directory '" + dir + "': " + std::strerror(err));
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw CheckpointError(path + ": cannot open: " + errno_text());
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw CheckpointError(path + ": read error: " + errno_text());
+    return bytes;
+}
+
+void write_file_atomic(const std::string& dir, const std::string& name, const std::vector<uint8_t>& bytes,
+                       FaultPoint fault) {
+    const std::string final_path = (fs::path(dir) / name).string();
+    const std::string tmp = (fs::path(dir) / ("." + name + ".tmp-" + std::to_string(getpid()))).string();
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw CheckpointError("cannot create '" + tmp + "': " + errno_text());
+    auto fail = [&](const std::string& step, int err) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        throw CheckpointError("cannot write '" + final_path + "' (" + step + " of its temporary file failed: " +
+                              std::strerror(err) + "); earlier checkpoints are untouched");
+    };
+    // With the write_error fault the disk "fills up" halfway through the file.
+    const size_t limit = fault == FaultPoint::write_error ? bytes.size() / 2 : bytes.size();
+    size_t done = 0;
+    while (done < bytes.size()) {
+        if (done >= limit) fail("write", ENOSPC);
+        const ssize_t n = ::write(fd, bytes.data() + done, limit - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) fail("write", n < 0 ? errno : EIO);
+        done += size_t(n);
+    }
+    if (::fsync(fd) != 0) fail("fsync", errno);
+    if (::close(fd) != 0) {
+        const int err = errno;
+        ::unlink(tmp.c_str());
+        throw CheckpointError("cannot write '" + final_path + "' (close failed: " + std::strerror(err) + ")");
+    }
+    if (fault == FaultPoint::after_temp_write || fault == FaultPoint::before_rename) die_for_test(fault);
+    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(tmp.c_str());
+        throw CheckpointError("cannot rename '" + tmp + "' to '" + final_path + "': " + std::strerror(err));
+    }
+    fsync_dir(dir);
+}
+
+FaultPoint fault_point_from_string(const std::string& s) {
+    static const std::map<std::string, FaultPoint> names = {
+        {"", FaultPoint::none},
+        {"after_temp_write", FaultPoint::after_temp_write},
+        {"before_rename", FaultPoint::before_rename},
+        {"after_rename", FaultPoint::after_rename},
+        {"before_state_file", FaultPoint::before_state_file},
+        {"write_error", FaultPoint::write_error}};
+    auto it = names.find(s);
+    if (it == names.end())
+        throw ConfigError("MNIST_FAULT: unknown fault point '" + s +
+                          "' (expected after_temp_write, before_rename, after_rename, before_state_file or write_error)");
+    return it->second;
+}
+
+DirectoryLock::DirectoryLock(const std::string& dir) {
+    const std::string path = (fs::path(dir) / ".lock").string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw CheckpointError("cannot open lock file '" + path + "': " + errno_text());
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {0};
+        const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+        std::string holder = n > 0 ? std::string(buf, size_t(n)) : "unknown";
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+        ::close(fd_);
+        fd_ = -1;
+        throw CheckpointError("checkpoint directory '" + dir + "' is in use by another trainer (pid " + holder +
+                              "); wait for it to finish or stop it first");
+    }
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
+        // The lock itself holds; the pid is only for the message of a second trainer.
+    }
+}
+
+DirectoryLock::~DirectoryLock() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace mnist

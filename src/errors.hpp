@@ -1,0 +1,41 @@
+// Every error type of the project. Modules throw these; each program's main catches once, prints
+// the message and exits non-zero. A message names the file (or option), the field, what was expected
+// and what was found, so that the one line a user reads is enough to fix the input.
+#pragma once
+#include <stdexcept>
+
+namespace mnist {
+
+// The common base: "something the user can fix" (as opposed to a bug, which is std::logic_error).
+struct Error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// An option, or a configuration value stored in a checkpoint, that is malformed or out of range.
+struct ConfigError : Error {
+    using Error::Error;
+};
+
+// A malformed or unreadable IDX data file (data_loader).
+struct IdxError : Error {
+    using Error::Error;
+};
+
+// A checkpoint, an exported tensor file, the `checkpoint` state file or the checkpoint directory
+// itself: unreadable, damaged, locked, or a save that failed.
+struct CheckpointError : Error {
+    using Error::Error;
+};
+
+// metrics.jsonl could not be read or written (the trainer logs it and goes on: the curve is not
+// needed to resume).
+struct MetricsError : Error {
+    using Error::Error;
+};
+
+// A picture could not be written.
+struct PngError : Error {
+    using Error::Error;
+};
+
+}  // namespace mnist

@@ -1,0 +1,277 @@
+// Forward and backward passes of the dropout MLP (see mlp.hpp).
+#include "src/model/mlp.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "src/numerics/gemm.hpp"
+#include "src/numerics/rng.hpp"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace mnist {
+
+std::string weight_name(size_t layer, size_t num_layers) {
+    if (layer + 1 == num_layers) return "w_o";
+    return layer == 0 ? "w_h" : "w_h" + std::to_string(layer + 1);
+}
+
+Mlp init_mlp(const std::vector<int>& sizes, uint64_t seed, float stddev) {
+    Mlp net;
+    net.sizes = sizes;
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+        Matrix w(sizes[l], sizes[l + 1]);
+        fill_normal(w.data(), size_t(w.size()), stddev, seed, uint32_t(l));
+        net.weights.push_back(std::move(w));
+    }
+    return net;
+}
+
+Workspace make_workspace(const Mlp& net, int capacity, WorkspaceUse use) {
+    const bool training = use == WorkspaceUse::training;
+    Workspace ws;
+    ws.capacity = capacity;
+    ws.input.resize(capacity, net.sizes.front());
+    for (size_t l = 1; l + 1 < net.sizes.size(); ++l) {
+        ws.hidden.emplace_back(capacity, net.sizes[l]);
+        if (training) ws.delta.emplace_back(capacity, net.sizes[l]);
+    }
+    ws.logits.resize(capacity, net.sizes.back());
+    if (training) {
+        for (const Matrix& w : net.weights) ws.grads.emplace_back(w.rows(), w.cols());
+        ws.labels.resize(size_t(capacity));
+    }
+    // The non-zero lists too are sized here (for a fully dense worst case), so no step allocates.
+    ws.nonzeros.resize(net.layers());
+    int widest = 0;
+    for (size_t l = 0; l < net.layers(); ++l) {
+        ws.nonzeros[l].reshape(capacity, net.sizes[l]);
+        widest = std::max(widest, net.sizes[l]);
+    }
+    if (training) {
+        ws.nonzeros_t.reshape(widest, capacity);
+        ws.nonzeros_delta.reshape(capacity, widest);
+    }
+    return ws;
+}
+
+namespace {
+
+// Below this many elements an element-wise pass runs on one thread: waking the team costs more.
+constexpr long kParallelMin = 1 << 15;
+
+// Dropout stream position of layer `layer` at `step`; masks of different layers and steps never share counters.
+uint32_t mask_stream(uint64_t step, size_t layer) { return uint32_t(layer) | uint32_t(step >> 32) << 8; }
+
+// x[i] = keep_i ? x[i] / keep : 0, for `count` elements, keep_i drawn for (seed, step, layer, i).
+// Elements go in groups of 32: element 32g + 8w + l uses word w of Philox block 8g + l, so one call
+// of random_blocks8 serves a group and the eight lanes line up with eight consecutive floats.
+// When relu is set the kept value is also clamped at zero (ReLU then dropout in one pass).
+void dropout_inplace(float* x, size_t count, float keep, bool relu, const DropoutSpec& d, size_t layer) {
+    const uint32_t stream = mask_stream(d.step, layer);
+    const long groups = long((count + 31) / 32);
+#pragma omp parallel for schedule(static) if (groups > kParallelMin / 32)
+    for (long g = 0; g < groups; ++g) {
+        alignas(32) uint32_t r[4][8];
+        random_blocks8(d.seed, Stream::dropout, uint32_t(d.step), stream, uint32_t(g * 8), r);
+        const size_t base = size_t(g) * 32, n = std::min<size_t>(32, count - base);
+        float* v = x + base;
+#if defined(__AVX2__)
+        if (n == 32) {  // the same arithmetic as the loop below, eight floats at a time
+            const __m256 vkeep = _mm256_set1_ps(keep), scale = _mm256_set1_ps(1.0f / 16777216.0f);
+            for (int w = 0; w < 4; ++w) {
+                const __m256i bits = _mm256_srli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(r[w])), 8);
+                __m256 mask = _mm256_cmp_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(bits), scale), vkeep, _CMP_LT_OQ);
+                const __m256 val = _mm256_loadu_ps(v + 8 * w);
+                if (relu) mask = _mm256_and_ps(mask, _mm256_cmp_ps(val, _mm256_setzero_ps(), _CMP_GT_OQ));
+                _mm256_storeu_ps(v + 8 * w, _mm256_and_ps(mask, _mm256_div_ps(val, vkeep)));
+            }
+            continue;
+        }
+#endif
+        for (size_t e = 0; e < n; ++e) {
+            const bool kept = uniform01(r[e / 8][e % 8]) < keep;
+            v[e] = (kept && (!relu || v[e] > 0.0f)) ? v[e] / keep : 0.0f;
+        }
+    }
+}
+
+// dh[i] = h[i] > 0 ? dh[i] / keep : 0: a gradient through ReLU and dropout (h > 0 exactly where
+// the unit was active and kept). Branch-free: the pattern is random, a branch would mispredict.
+void through_activation(float* dh, const float* h, size_t count, float keep) {
+    const long groups = long(count / 8);
+#pragma omp parallel for schedule(static) if (long(count) > kParallelMin)
+    for (long g = 0; g < groups; ++g) {
+#if defined(__AVX2__)
+        const __m256 active = _mm256_cmp_ps(_mm256_loadu_ps(h + 8 * g), _mm256_setzero_ps(), _CMP_GT_OQ);
+        const __m256 scaled = _mm256_div_ps(_mm256_loadu_ps(dh + 8 * g), _mm256_set1_ps(keep));
+        _mm256_storeu_ps(dh + 8 * g, _mm256_and_ps(active, scaled));
+#else
+        for (long i = 8 * g; i < 8 * g + 8; ++i) dh[i] = h[i] > 0.0f ? dh[i] / keep : 0.0f;
+#endif
+    }
+    for (size_t i = size_t(groups) * 8; i < count; ++i) dh[i] = h[i] > 0.0f ? dh[i] / keep : 0.0f;
+}
+
+// Times the parts of a step into ws.profile when it is set; otherwise only runs them.
+class Profiler {
+public:
+    explicit Profiler(StepProfile* p) : p_(p) {}
+    // Runs f (returning the multiply-adds it did, or 0 for no product) as the next part of the step.
+    template <class F>
+    void operator()(const char* what, const std::string& weight, double dense_multiply_adds, F&& f) {
+        if (!p_) {
+            f();
+            return;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        const double done = double(f());
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (next_ == p_->parts.size()) p_->parts.push_back({std::string(what) + (weight.empty() ? "" : " " + weight)});
+        StepProfile::Part& part = p_->parts[next_++];
+        part.seconds += seconds;
+        part.multiply_adds += done;
+        part.dense_multiply_adds += dense_multiply_adds;
+    }
+    ~Profiler() {
+        if (p_) ++p_->steps;
+    }
+
+private:
+    StepProfile* p_;
+    size_t next_ = 0;
+};
+
+// The forward pass through every layer, writing hidden outputs and logits.
+void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, const std::vector<PackedB>* packed,
+             Profiler& timed) {
+    const size_t L = net.layers();
+    const float* in = ws.input.data();
+    bool compressed = false;  // ws.nonzeros[l] already lists the non-zeros of `in`
+    for (size_t l = 0; l < L; ++l) {
+        const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
+        const std::string name = ws.profile ? weight_name(l, L) : std::string();
+        float* out = l + 1 < L ? ws.hidden[l].data() : ws.logits.data();
+        if (!compressed)
+            timed("non-zeros of the input of", name, 0, [&] {
+                compress(Trans::N, n, fan_in, in, ws.nonzeros[l]);
+                return 0;
+            });
+        timed("forward product with", name, double(n) * fan_in * fan_out, [&] {
+            return gemm_sparse_or_dense(Trans::N, Trans::N, in, ws.nonzeros[l], fan_out, net.weights[l].data(), out,
+                                        packed ? &(*packed)[l] : nullptr);
+        });
+        compressed = false;
+        if (l + 1 < L && d && d->keep_hidden < 1.0f) {
+            timed("ReLU and dropout after", name, 0, [&] {
+                dropout_inplace(out, size_t(n) * fan_out, d->keep_hidden, true, *d, l + 1);
+                return 0;
+            });
+        } else if (l + 1 < L) {  // no dropout: ReLU and the next layer's non-zeros in one pass
+            timed("ReLU and the non-zeros after", name, 0, [&] {
+                relu_compress(n, fan_out, out, ws.nonzeros[l + 1]);
+                return 0;
+            });
+            compressed = true;
+        }
+        in = out;
+    }
+}
+
+}  // namespace
+
+double softmax_cross_entropy(const float* logits, int n, int classes, const uint8_t* labels, float* dlogits) {
+    double total = 0;
+    for (int i = 0; i < n; ++i) {
+        const float* z = logits + size_t(i) * classes;
+        float zmax = z[0];
+        for (int c = 1; c < classes; ++c) zmax = std::max(zmax, z[c]);
+        double sum = 0;
+        for (int c = 0; c < classes; ++c) sum += std::exp(double(z[c]) - zmax);
+        total += std::log(sum) - (double(z[labels[i]]) - zmax);
+        if (dlogits) {
+            float* g = dlogits + size_t(i) * classes;
+            for (int c = 0; c < classes; ++c) {
+                const double p = std::exp(double(z[c]) - zmax) / sum;
+                g[c] = float((p - (c == labels[i] ? 1.0 : 0.0)) / n);
+            }
+        }
+    }
+    return n > 0 ? total / n : 0.0;
+}
+
+double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& d) {
+    const size_t L = net.layers();
+    if (ws.grads.size() != L) throw std::logic_error("forward_backward needs a training workspace");
+    Profiler timed(ws.profile);
+    timed("dropout on the input", "", 0, [&] {
+        if (d.keep_input < 1.0f) dropout_inplace(ws.input.data(), size_t(n) * net.sizes[0], d.keep_input, false, d, 0);
+        return 0;
+    });
+    forward(net, ws, n, &d, nullptr, timed);
+    const int classes = net.sizes.back();
+    double loss = 0;
+    timed("softmax cross-entropy and its gradient", "", 0, [&] {
+        loss = softmax_cross_entropy(ws.logits.data(), n, classes, labels, ws.logits.data());
+        return 0;
+    });
+
+    // Backward: `upstream` is d loss / d (output of layer l), already through the activation.
+    const float* upstream = ws.logits.data();
+    for (size_t l = L; l-- > 0;) {
+        const float* below = l == 0 ? ws.input.data() : ws.hidden[l - 1].data();
+        const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
+        const std::string name = ws.profile ? weight_name(l, L) : std::string();
+        const double dense = double(n) * fan_in * fan_out;
+        timed("non-zeros transposed for the gradient of", name, 0, [&] {
+            transpose(ws.nonzeros[l], ws.nonzeros_t);
+            return 0;
+        });
+        timed("gradient of", name, dense, [&] {
+            return gemm_sparse_or_dense(Trans::T, Trans::N, below, ws.nonzeros_t, fan_out, upstream, ws.grads[l].data());
+        });
+        if (l == 0) break;
+        float* dh = ws.delta[l - 1].data();
+        if (l + 1 == L) {  // upstream is d loss / d logits: dense
+            timed("backward product with", name, dense, [&] {
+                gemm(Trans::N, Trans::T, n, fan_in, fan_out, upstream, net.weights[l].data(), dh);
+                return int64_t(dense);
+            });
+        } else {  // upstream is masked by the layer's ReLU and dropout: mostly zeros
+            timed("non-zeros of the gradient below", name, 0, [&] {
+                compress(Trans::N, n, fan_out, upstream, ws.nonzeros_delta);
+                return 0;
+            });
+            timed("backward product with", name, dense, [&] {
+                return gemm_sparse_or_dense(Trans::N, Trans::T, upstream, ws.nonzeros_delta, fan_in,
+                                            net.weights[l].data(), dh);
+            });
+        }
+        // Through ReLU and dropout: h > 0 exactly where the unit was active and kept, and there
+        // d h / d z = 1 / keep (1 without dropout).
+        timed("ReLU and dropout on the gradient below", name, 0, [&] {
+            through_activation(dh, ws.hidden[l - 1].data(), size_t(n) * fan_in, d.keep_hidden);
+            return 0;
+        });
+        upstream = dh;
+    }
+    return loss;
+}
+
+std::vector<PackedB> pack_weights(const Mlp& net) {
+    std::vector<PackedB> packed;
+    for (size_t l = 0; l < net.layers(); ++l)
+        packed.emplace_back(Trans::N, net.sizes[l], net.sizes[l + 1], net.weights[l].data());
+    return packed;
+}
+
+void forward_logits(const Mlp& net, Workspace& ws, int n, const std::vector<PackedB>* packed) {
+    Profiler timed(ws.profile);
+    forward(net, ws, n, nullptr, packed, timed);
+}
+
+}  // namespace mnist

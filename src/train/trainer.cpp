@@ -1,0 +1,95 @@
+// The training loop (see trainer.hpp).
+#include "src/train/trainer.hpp"
+
+#include <chrono>
+#include <optional>
+
+#include <omp.h>
+
+#include "src/numerics/gemm.hpp"
+#include "src/train/epoch_order.hpp"
+#include "src/train/save_schedule.hpp"
+#include "src/train/team_tuner.hpp"
+
+namespace mnist {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// With --threads 0 the team follows the step times (team_tuner.hpp): fewer threads while another
+// process slows the steps down. No result depends on the team size.
+std::optional<TeamTuner> team_tuner_for(int threads) {
+    if (threads != 0) return std::nullopt;
+    return TeamTuner(omp_get_max_threads());
+}
+
+void follow_team(TeamTuner& tuner, double step_seconds, int64_t step, RunLog& log) {
+    const TeamTuner::Change change = tuner.record(step_seconds);
+    if (change == TeamTuner::Change::team) set_compute_threads(tuner.threads());
+    if (change == TeamTuner::Change::home_moved) log.team_move(tuner.last_move(), step);
+}
+
+}  // namespace
+
+double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows, Workspace& ws) {
+    const int batch = int(st.config.batch_size);
+    gather_batch(train, rows, 0, size_t(batch), ws.input.data());
+    for (int i = 0; i < batch; ++i) ws.labels[size_t(i)] = train.labels[rows[i]];
+    const DropoutSpec dropout{float(st.config.keep_prob_input), float(st.config.keep_prob_hidden), st.config.seed,
+                              uint64_t(st.global_step)};
+    const double loss = forward_backward(st.net, ws, batch, ws.labels.data(), dropout);
+    rmsprop_step(st.opt, st.net, ws.grads);
+    if (st.global_step % st.steps_per_epoch == 0) st.epoch_loss_sum = 0;
+    st.epoch_loss_sum += loss;
+    ++st.global_step;
+    return loss;
+}
+
+TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<int>& stop_signal, FaultPoint fault,
+                   const TrainReporting& report) {
+    const RunShape shape = run_shape(c, data);
+    set_compute_threads(c.threads);
+    Start start = restore_or_initialize(c, shape, fault);
+    TrainingState& st = start.state;
+    RunLog log(c, report);
+    log.begin(st, start.restored_file);
+    SaveSchedule saves(start.saver, c);
+    EpochOrder order(data.train.size(), c.batch_size, shape.steps_per_epoch, c.seed, c.shuffle);
+    Workspace ws = make_workspace(st.net, int(c.batch_size));
+    EvalWorkspace eval_ws = make_eval_workspace(st.net);
+    std::optional<TeamTuner> tuner = team_tuner_for(c.threads);
+
+    TrainOutcome out;
+    while (st.global_step < shape.total_steps) {
+        const auto t0 = std::chrono::steady_clock::now();
+        train_step(st, data.train, order.batch(st.global_step), ws);
+        const double step_seconds = seconds_since(t0);
+        if (tuner) follow_team(*tuner, step_seconds, st.global_step, log);
+        log.step(st, step_seconds);
+
+        if (st.at_epoch_end()) {
+            log.save(saves.settle());  // a periodic save's record goes before this epoch's
+            const EvalResult validation = evaluate(st.net, data.validation, eval_ws);
+            const EvalResult test = evaluate(st.net, data.test, eval_ws);
+            log.epoch_end(st, validation, test);
+            log.save(saves.start(st, "end of epoch"));
+            ++out.epochs_done;
+        } else if (saves.due(st)) {
+            log.save(saves.start(st, "periodic"));
+        }
+        if (const int sig = stop_signal.load()) {
+            log.stop(sig, st.global_step);
+            if (!st.at_epoch_end()) log.save(saves.start(st, "stop requested"));
+            out.stopped_by_signal = sig;
+            break;
+        }
+    }
+    log.save(saves.settle());
+    out.global_step = st.global_step;
+    out.last_checkpoint = saves.last_checkpoint();
+    return out;
+}
+
+}  // namespace mnist

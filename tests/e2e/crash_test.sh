@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Crash harness: trains a short run on generated images, saving every few steps, and kills it with
+# SIGKILL at random moments, including inside the save sequence (MNIST_FAULT makes the trainer kill
+# itself after the temporary write, before the rename, after the rename or before the state file).
+# Each killed run is rerun with the same command but a different --threads, until it completes;
+# then every tensor is compared, byte for byte, with an uninterrupted run's. Rounds repeat in fresh
+# directories until KILLS kills have happened.
+#   usage: tests/e2e/crash_test.sh [KILLS]      (default 10; needs `make` to have built build/)
+# Prints `crash_test: K kills, R resumes, identical=yes|no`; exits non-zero on any difference or
+# failed resume.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+kills_wanted=${1:-10}
+build=${BUILD:-build}
+for b in train ckpt make_test_data; do
+  [[ -x "$build/$b" ]] || { echo "crash_test: $build/$b is missing; run make first" >&2; exit 2; }
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$build/make_test_data" "$work/data" 2100 200 28
+args=(--data_dir "$work/data" --hidden 128,64 --batch_size 32 --validation_size 100 --epochs 4
+      --save_every_steps 3 --max_to_keep 3 --learning_rate 0.003)
+
+"$build/train" "${args[@]}" --threads 1 --ckpt_dir "$work/reference" > "$work/reference.log" 2>&1 || {
+  echo "crash_test: the uninterrupted reference run failed"; tail -5 "$work/reference.log"; exit 1; }
+final=$(ls "$work/reference" | sed -n 's/^model-\([0-9]*\)\.safetensors$/\1/p' | sort -n | tail -1)
+# How long a whole run takes, so that random kills land anywhere in it.
+start=$(date +%s%N)
+"$build/train" "${args[@]}" --threads 2 --ckpt_dir "$work/timing" > /dev/null 2>&1
+run_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+rm -rf "$work/timing"
+
+faults=(after_temp_write before_rename after_rename before_state_file)
+kills=0 resumes=0 rounds=0 identical=yes failed_resume=no
+while (( kills < kills_wanted )); do
+  rounds=$((rounds + 1))
+  dir="$work/round$rounds"
+  while :; do
+    threads=$((1 + RANDOM % 3))
+    fault=""
+    (( kills < kills_wanted && RANDOM % 4 == 0 )) && fault=${faults[$((RANDOM % 4))]}
+    log="$work/run.log"
+    MNIST_FAULT=$fault "$build/train" "${args[@]}" --threads "$threads" --ckpt_dir "$dir" > "$log" 2>&1 &
+    pid=$!
+    if (( kills < kills_wanted )) && [[ -z "$fault" ]]; then
+      delay_ms=$((RANDOM % (run_ms + 1)))
+      sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+      kill -9 "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    status=$?
+    grep -q "restored model-" "$log" && resumes=$((resumes + 1))
+    if (( status == 0 )); then break; fi
+    if (( status == 137 )); then kills=$((kills + 1)); continue; fi
+    echo "crash_test: a run failed with status $status (threads $threads, fault '$fault'):"
+    tail -5 "$log"
+    failed_resume=yes
+    break
+  done
+  [[ $failed_resume == yes ]] && break
+  if ! "$build/ckpt" diff "$work/reference/model-$final.safetensors" "$dir/model-$final.safetensors" > "$work/diff.txt" 2>&1; then
+    identical=no
+    echo "crash_test: round $rounds differs from the uninterrupted run:"
+    cat "$work/diff.txt"
+    break
+  fi
+  "$build/ckpt" verify "$dir" > /dev/null || { echo "crash_test: round $rounds left an invalid checkpoint"; identical=no; break; }
+  rm -rf "$dir"
+done
+
+echo "crash_test: $kills kills, $resumes resumes, identical=$identical ($rounds rounds, runs of ${run_ms} ms)"
+[[ $identical == yes && $failed_resume == no ]]
