@@ -54,7 +54,8 @@ struct StateCheck {
     bool settled = true;
 };
 
-StateCheck check_state_file(const std::string& dir, const std::optional<LatestCheckpoint>& chosen) {
+StateCheck check_state_file(const std::string& dir, const Scan& s) {
+    const std::optional<LatestCheckpoint>& chosen = s.latest;
     const std::string state_path = (fs::path(dir) / "checkpoint").string();
     const std::string instead = chosen ? "; using '" + chosen->file + "', the newest valid checkpoint in '" + dir +
                                              "', instead"
@@ -75,10 +76,14 @@ StateCheck check_state_file(const std::string& dir, const std::optional<LatestCh
                 true};
     std::error_code ec;
     const bool exists = fs::exists(fs::path(dir) / named, ec);
+    const bool damaged = std::find(s.damaged.begin(), s.damaged.end(), named) != s.damaged.end();
+    // A newer file than the one chosen that exists and was not found damaged: the trainer saved
+    // again after the listing. Look again; what was chosen was the newest when it was chosen.
+    if (exists && !damaged && chosen && *step > chosen->state.global_step) return {"", false};
     const std::string what = !exists ? "which does not exist"
-                             : chosen && *step < chosen->state.global_step ? "but a newer valid checkpoint exists"
-                                                                           : "which is not a valid checkpoint";
-    return {"the state file '" + state_path + "' names '" + named + "', " + what + instead, false};
+                             : damaged || !chosen ? "which is not a valid checkpoint"
+                                                  : "but a newer valid checkpoint exists";
+    return {"the state file '" + state_path + "' names '" + named + "', " + what + instead, damaged};
 }
 
 }  // namespace
@@ -103,7 +108,7 @@ LatestSearch find_latest_checkpoint(const std::string& dir, int rounds) {
         const bool last = round >= rounds;
         Scan s = scan(dir, last);
         if (s.vanished) continue;
-        const StateCheck check = check_state_file(dir, s.latest);
+        const StateCheck check = check_state_file(dir, s);
         if (!check.settled && !last) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the trainer is between two renames
             continue;

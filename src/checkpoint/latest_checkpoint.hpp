@@ -10,7 +10,8 @@
 // once and read from that descriptor (a file deleted by retention after the open stays readable);
 // a file that disappeared between listing and opening, or a state file that names another local
 // checkpoint (the trainer writes the state file just after the checkpoint), makes the reader look
-// again, a bounded number of times, before it settles on what it found.
+// again, a bounded number of times, before it settles on what it found. A state file naming a
+// newer step than the one chosen is a save that landed after the listing: no warning.
 #pragma once
 #include <functional>
 #include <optional>

@@ -29,7 +29,7 @@ done
 failed=0 warned=0 list_failed=0 list_calls=0
 declare -A seen=()
 for i in $(seq 1 "$calls"); do
-  if out=$("$build/eval" --ckpt_dir "$work/ckpt" --data_dir "$work/data" --json 2> "$work/err"); then
+  if out=$("$build/eval" --ckpt_dir "$work/ckpt" --data_dir "$work/data" --json --threads 1 2> "$work/err"); then
     step=$(sed -n 's/.*"global_step":\([0-9]*\).*/\1/p' <<< "$out")
     seen[$step]=1
   else
