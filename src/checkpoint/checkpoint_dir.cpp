@@ -118,10 +118,10 @@ RestoreResult Saver::restore_latest() {
     // The one rule (latest_checkpoint.hpp); this process holds the lock, so one look is enough.
     LatestSearch found = find_latest_checkpoint(dir_, 1);
     for (size_t i = 0; i < found.warnings.size(); ++i) {
-        const bool about_damaged = i < found.damaged.size();
-        result.warnings.push_back(about_damaged ? found.warnings[i] + "; moved aside to '" +
-                                                      move_aside(dir_, found.damaged[i]) + "'"
-                                                : found.warnings[i]);
+        if (i < found.damaged.size())
+            result.warnings.push_back(found.warnings[i] + "; moved aside to '" + move_aside(dir_, found.damaged[i]) + "'");
+        else if (recorded)  // an unreadable state file was reported above
+            result.warnings.push_back(found.warnings[i]);
     }
     if (found.latest) {
         result.state = std::move(found.latest->state);
