@@ -27,6 +27,13 @@ struct CheckpointError : Error {
     using Error::Error;
 };
 
+// A run that could not save its state: the save that ends it (its last step, or a stop signal)
+// failed after its retries, or too many saves failed in a row. ./train exits with its own status
+// (kExitUnsaved, trainer.hpp) so that a script can tell lost work from bad input.
+struct SaveError : CheckpointError {
+    using CheckpointError::CheckpointError;
+};
+
 // metrics.jsonl could not be read or written (the trainer logs it and goes on: the curve is not
 // needed to resume).
 struct MetricsError : Error {

@@ -23,6 +23,7 @@ void BackgroundSaver::start(const TrainingState& s, double now) {
     worker_ = std::thread([this, step = s.global_step, now, started] {
         try {
             outcome_.file = saver_.save_encoded(step, bytes_, now);
+            outcome_.warnings = saver_.retention_warnings();
         } catch (const std::exception& e) {  // CheckpointError; bad_alloc and the like count as failures too
             outcome_.error = e.what();
         }

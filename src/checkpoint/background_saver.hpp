@@ -19,6 +19,7 @@ public:
         std::string file;   // the file written, or empty when the save failed
         std::string error;  // why it failed (CheckpointError's message), or empty
         double seconds = 0; // from start() until the file and the state file were durable
+        std::vector<std::string> warnings;  // a landed save's retention problems (Saver::retention_warnings)
     };
     explicit BackgroundSaver(Saver& saver) : saver_(saver) {}
     ~BackgroundSaver();  // waits for a save in flight (its outcome is dropped)

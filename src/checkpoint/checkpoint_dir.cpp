@@ -13,6 +13,7 @@
 #include <set>
 
 #include "src/checkpoint/durable_io.hpp"
+#include "src/checkpoint/io_seam.hpp"
 
 namespace fs = std::filesystem;
 
@@ -32,41 +33,11 @@ std::string move_aside(const std::string& dir, const std::string& name) {
 
 }  // namespace
 
-std::vector<std::pair<int64_t, std::string>> list_checkpoint_files(const std::string& dir) {
-    std::vector<std::pair<int64_t, std::string>> out;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (auto step = step_from_file_name(name); step && entry.is_regular_file()) out.emplace_back(*step, name);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
 std::vector<std::string> checkpoint_paths(const std::string& dir) {
     std::vector<std::string> out;
     for (const auto& [step, name] : list_checkpoint_files(dir)) out.push_back((fs::path(dir) / name).string());
     if (out.empty()) throw CheckpointError("no checkpoint (model-<step>.safetensors) in '" + dir + "'");
     return out;
-}
-
-std::string latest_checkpoint(const std::string& dir) {
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw CheckpointError("checkpoint directory '" + dir + "' does not exist");
-    const std::string state_path = (fs::path(dir) / kStateFile).string();
-    if (fs::exists(state_path, ec)) {
-        try {
-            const std::vector<uint8_t> bytes = read_file(state_path);
-            const CheckpointState st = parse_checkpoint_state(std::string(bytes.begin(), bytes.end()), state_path);
-            const fs::path named = fs::path(dir) / st.model_checkpoint_path;
-            if (fs::exists(named, ec)) return named.string();
-        } catch (const CheckpointError&) {
-            // fall back to the files themselves
-        }
-    }
-    const auto files = list_checkpoint_files(dir);
-    if (files.empty()) throw CheckpointError("no checkpoint (model-<step>.safetensors) in '" + dir + "'");
-    return (fs::path(dir) / files.back().second).string();
 }
 
 Saver::Saver(std::string dir, int64_t max_to_keep, double keep_every_n_hours, FaultPoint fault)
@@ -144,19 +115,17 @@ RestoreResult Saver::restore_latest() {
     const std::string state_path = (fs::path(dir_) / kStateFile).string();
     const std::optional<CheckpointState> recorded = read_state_file(state_path, result.warnings);
 
-    // Newest valid checkpoint by step; damaged ones are moved aside.
-    const auto files = list_checkpoint_files(dir_);
-    bool damaged = false;
-    for (auto it = files.rbegin(); it != files.rend(); ++it) {
-        try {
-            result.state = read_checkpoint((fs::path(dir_) / it->second).string());
-            result.file = it->second;
-            break;
-        } catch (const CheckpointError& e) {
-            const std::string moved = move_aside(dir_, it->second);
-            damaged = true;
-            result.warnings.push_back(std::string(e.what()) + "; moved aside to '" + moved + "'");
-        }
+    // The one rule (latest_checkpoint.hpp); this process holds the lock, so one look is enough.
+    LatestSearch found = find_latest_checkpoint(dir_, 1);
+    for (size_t i = 0; i < found.warnings.size(); ++i) {
+        if (i < found.damaged.size())
+            result.warnings.push_back(found.warnings[i] + "; moved aside to '" + move_aside(dir_, found.damaged[i]) + "'");
+        else if (recorded)  // an unreadable state file was reported above
+            result.warnings.push_back(found.warnings[i]);
+    }
+    if (found.latest) {
+        result.state = std::move(found.latest->state);
+        result.file = found.latest->file;
     }
 
     state_ = rebuilt_state(dir_, recorded.value_or(CheckpointState{}), result.file);
@@ -164,12 +133,17 @@ RestoreResult Saver::restore_latest() {
                       state_.model_checkpoint_path == recorded->model_checkpoint_path;
     if (!same && result.state) {
         const std::string text = format_checkpoint_state(state_);
-        write_file_atomic(dir_, kStateFile, std::vector<uint8_t>(text.begin(), text.end()));
-        result.warnings.push_back("rewrote the state file '" + state_path + "' to list the " +
-                                  std::to_string(state_.all_model_checkpoint_paths.size()) + " checkpoint(s) present");
+        try {
+            write_file_atomic(dir_, kStateFile, std::vector<uint8_t>(text.begin(), text.end()));
+            result.warnings.push_back("rewrote the state file '" + state_path + "' to list the " +
+                                      std::to_string(state_.all_model_checkpoint_paths.size()) +
+                                      " checkpoint(s) present");
+        } catch (const CheckpointError& e) {
+            result.warnings.push_back(std::string(e.what()) + "; the state file stays as it was until the next save");
+        }
     }
     std::error_code ec;
-    if (!result.state && fs::exists(state_path, ec) && (recorded || damaged))
+    if (!result.state && fs::exists(state_path, ec) && (recorded || !found.damaged.empty()))
         result.warnings.push_back("no valid checkpoint in '" + dir_ + "'; starting from scratch");
     return result;
 }
@@ -180,6 +154,7 @@ std::string Saver::save(const TrainingState& s, double now) {
 
 std::string Saver::save_encoded(int64_t step, const std::vector<uint8_t>& bytes, double now) {
     const std::string name = checkpoint_file_name(step);
+    retention_warnings_.clear();
     write_file_atomic(dir_, name, bytes, fault_);
     if (fault_ == FaultPoint::after_rename || fault_ == FaultPoint::before_state_file) die_for_test(fault_);
 
@@ -187,10 +162,22 @@ std::string Saver::save_encoded(int64_t step, const std::vector<uint8_t>& bytes,
     const std::string text = format_checkpoint_state(r.state);
     write_file_atomic(dir_, kStateFile, std::vector<uint8_t>(text.begin(), text.end()), FaultPoint::none);
     state_ = r.state;
-    std::error_code ec;
-    for (const std::string& old : r.to_delete)
-        if (old != name) fs::remove(fs::path(dir_) / old, ec);
-    if (!r.to_delete.empty()) fsync_dir(dir_);
+    // The new checkpoint and the state file naming it are durable: the save has landed. Deleting
+    // what retention drops can only fail to free space; the file stays, listed again at the next restore.
+    bool deleted = false;
+    for (const std::string& old : r.to_delete) {
+        if (old == name) continue;
+        if (io::unlink((fs::path(dir_) / old).string()) == 0) deleted = true;
+        else if (errno != ENOENT)
+            retention_warnings_.push_back("retention could not delete '" + old + "': " + std::strerror(errno) +
+                                          "; it stays on disk");
+    }
+    try {
+        if (deleted) fsync_dir(dir_);
+    } catch (const CheckpointError& e) {
+        retention_warnings_.push_back(std::string(e.what()) + " after retention's deletions; a crash may bring the "
+                                      "deleted files back (they are whole)");
+    }
     return name;
 }
 

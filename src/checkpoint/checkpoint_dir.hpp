@@ -13,6 +13,7 @@
 
 #include "src/checkpoint/checkpoint_file.hpp"
 #include "src/checkpoint/durable_io.hpp"
+#include "src/checkpoint/latest_checkpoint.hpp"
 #include "src/checkpoint/state_file.hpp"
 
 namespace mnist {
@@ -29,18 +30,24 @@ public:
     // Creates dir if missing. throws CheckpointError when dir is not a directory or not writable.
     Saver(std::string dir, int64_t max_to_keep, double keep_every_n_hours, FaultPoint fault = FaultPoint::none);
 
-    // Finds the newest valid checkpoint (by step). Damaged files are renamed *.damaged; a missing
-    // or damaged state file is rebuilt from the files present; stale temporary files are removed.
+    // Finds the latest checkpoint by the one rule of latest_checkpoint.hpp (the newest valid file).
+    // Damaged files newer than it are renamed *.damaged; a state file that is missing, damaged or
+    // names anything else is rewritten from the files present (a failure to rewrite it is only a
+    // warning: the next save writes it); stale temporary files are removed.
     RestoreResult restore_latest();
 
     // Writes model-<step>.safetensors and the state file, then deletes what retention drops
     // (including files from earlier runs). Returns the file name. throws CheckpointError; after a
-    // throw every earlier checkpoint and the state file are as they were.
+    // throw every earlier checkpoint and the state file are as they were, or the state file names
+    // the new checkpoint, which is whole (a failure after a rename: of the directory's fsync).
+    // A file that retention cannot delete is not a failed save: it stays, and retention_warnings()
+    // says so until the next save.
     std::string save(const TrainingState& s, double now);
     // The same for a state already encoded by encode_checkpoint(s, now) (step = s.global_step).
     std::string save_encoded(int64_t step, const std::vector<uint8_t>& bytes, double now);
 
     const CheckpointState& state() const { return state_; }
+    const std::vector<std::string>& retention_warnings() const { return retention_warnings_; }
     const std::string& dir() const { return dir_; }
 
 private:
@@ -49,15 +56,8 @@ private:
     double keep_every_n_hours_;
     FaultPoint fault_;
     CheckpointState state_;
+    std::vector<std::string> retention_warnings_;
 };
-
-// The checkpoint a reader should use, without changing anything in dir: the state file's
-// model_checkpoint_path when that file exists, else the highest-step model file. Returns its path.
-// throws CheckpointError when dir does not exist or holds no checkpoint.
-std::string latest_checkpoint(const std::string& dir);
-
-// Lists model-<step>.safetensors files in dir, by step ascending: (step, file name).
-std::vector<std::pair<int64_t, std::string>> list_checkpoint_files(const std::string& dir);
 
 // The paths of every checkpoint file in dir, oldest first.
 // throws CheckpointError when there is none ("no checkpoint (model-<step>.safetensors) in 'dir'").

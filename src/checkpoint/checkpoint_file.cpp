@@ -236,8 +236,10 @@ void verify_tensor_crc32(const TensorFile& f, const std::string& what) {
 
 TensorFile read_tensor_file(const std::string& path) { return decode_safetensors(read_file(path), path); }
 
-TrainingState read_checkpoint(const std::string& path) {
-    const TrainingState s = from_tensor_file(decode_safetensors(read_file(path), path), path);
+TrainingState read_checkpoint(const std::string& path) { return checkpoint_from_bytes(read_file(path), path); }
+
+TrainingState checkpoint_from_bytes(const std::vector<uint8_t>& bytes, const std::string& path) {
+    const TrainingState s = from_tensor_file(decode_safetensors(bytes, path), path);
     const auto step = step_from_file_name(fs::path(path).filename().string());
     if (step && *step != s.global_step)
         throw CheckpointError(path + ": the file name says step " + std::to_string(*step) + " but global_step is " +

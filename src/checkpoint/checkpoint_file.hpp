@@ -35,6 +35,8 @@ TensorFile read_tensor_file(const std::string& path);
 // Reads and verifies one checkpoint (also that global_step matches the step in the file name, when
 // it has one). throws CheckpointError naming path.
 TrainingState read_checkpoint(const std::string& path);
+// The same checks on a checkpoint's bytes already read (from a descriptor); path names it in messages.
+TrainingState checkpoint_from_bytes(const std::vector<uint8_t>& bytes, const std::string& path);
 
 // The metadata entry 'tensor_crc32' of these tensors: a JSON object of name -> CRC-32 (8 hex digits).
 std::string tensor_crc32_json(const std::vector<Tensor>& tensors);

@@ -1,6 +1,8 @@
 // Durable file I/O and the directory lock (see durable_io.hpp).
 #include "src/checkpoint/durable_io.hpp"
 
+#include "src/checkpoint/io_seam.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -11,9 +13,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
+#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -32,19 +33,41 @@ void die_for_test(FaultPoint p) {
 }
 
 void fsync_dir(const std::string& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd < 0) throw CheckpointError("cannot open directory '" + dir + "' to sync it: " + errno_text());
-    const int rc = ::fsync(fd);
-    const int err = errno;
-    ::close(fd);
-    if (rc != 0) throw CheckpointError("cannot sync directory '" + dir + "': " + std::strerror(err));
+    if (io::fsync_dir(dir) != 0) throw CheckpointError("cannot sync directory '" + dir + "': " + errno_text());
 }
 
 std::vector<uint8_t> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw CheckpointError(path + ": cannot open: " + errno_text());
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw CheckpointError(path + ": read error: " + errno_text());
+    std::optional<std::vector<uint8_t>> bytes = read_file_if_exists(path);
+    if (!bytes) throw CheckpointError(path + ": cannot open: " + std::strerror(ENOENT));
+    return std::move(*bytes);
+}
+
+std::optional<std::vector<uint8_t>> read_file_if_exists(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return std::nullopt;
+    if (fd < 0) throw CheckpointError(path + ": cannot open: " + errno_text());
+    // From here on the descriptor is the file: a rename or an unlink of the name changes nothing.
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        const int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+        ::close(fd);
+        throw CheckpointError(path + ": cannot read: " + std::strerror(err));
+    }
+    std::vector<uint8_t> bytes;
+    bytes.reserve(S_ISREG(st.st_mode) ? size_t(st.st_size) : 0);
+    uint8_t buf[1 << 16];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int err = errno;
+            ::close(fd);
+            throw CheckpointError(path + ": read error: " + std::strerror(err));
+        }
+        if (n == 0) break;
+        bytes.insert(bytes.end(), buf, buf + n);
+    }
+    ::close(fd);
     return bytes;
 }
 
@@ -52,11 +75,11 @@ void write_file_atomic(const std::string& dir, const std::string& name, const st
                        FaultPoint fault) {
     const std::string final_path = (fs::path(dir) / name).string();
     const std::string tmp = (fs::path(dir) / ("." + name + ".tmp-" + std::to_string(getpid()))).string();
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int fd = io::open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw CheckpointError("cannot create '" + tmp + "': " + errno_text());
     auto fail = [&](const std::string& step, int err) {
-        ::close(fd);
-        ::unlink(tmp.c_str());
+        io::close(fd);
+        io::unlink(tmp);
         throw CheckpointError("cannot write '" + final_path + "' (" + step + " of its temporary file failed: " +
                               std::strerror(err) + "); earlier checkpoints are untouched");
     };
@@ -65,21 +88,21 @@ void write_file_atomic(const std::string& dir, const std::string& name, const st
     size_t done = 0;
     while (done < bytes.size()) {
         if (done >= limit) fail("write", ENOSPC);
-        const ssize_t n = ::write(fd, bytes.data() + done, limit - done);
+        const ssize_t n = io::write(fd, bytes.data() + done, limit - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) fail("write", n < 0 ? errno : EIO);
         done += size_t(n);
     }
-    if (::fsync(fd) != 0) fail("fsync", errno);
-    if (::close(fd) != 0) {
+    if (io::fsync(fd) != 0) fail("fsync", errno);
+    if (io::close(fd) != 0) {
         const int err = errno;
-        ::unlink(tmp.c_str());
+        io::unlink(tmp);
         throw CheckpointError("cannot write '" + final_path + "' (close failed: " + std::strerror(err) + ")");
     }
     if (fault == FaultPoint::after_temp_write || fault == FaultPoint::before_rename) die_for_test(fault);
-    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    if (io::rename(tmp, final_path) != 0) {
         const int err = errno;
-        ::unlink(tmp.c_str());
+        io::unlink(tmp);
         throw CheckpointError("cannot rename '" + tmp + "' to '" + final_path + "': " + std::strerror(err));
     }
     fsync_dir(dir);

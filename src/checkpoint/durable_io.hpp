@@ -4,6 +4,7 @@
 // trainer out of a checkpoint directory.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,14 +19,17 @@ FaultPoint fault_point_from_string(const std::string& s);  // throws ConfigError
 // Kills this process with SIGKILL, as the fault point p asks.
 [[noreturn]] void die_for_test(FaultPoint p);
 
-// Writes `bytes` to dir/name atomically and durably (temporary file in dir, fsync, rename, fsync dir).
-// On any failure the temporary file is removed and CheckpointError says what failed and why.
+// Writes `bytes` to dir/name atomically and durably (temporary file in dir, fsync, rename, fsync dir),
+// every filesystem call through io_seam.hpp. On any failure the temporary file is removed and CheckpointError says what failed and why.
 void write_file_atomic(const std::string& dir, const std::string& name, const std::vector<uint8_t>& bytes,
                        FaultPoint fault = FaultPoint::none);
 // fsync of a directory, making the renames and deletions in it durable. throws CheckpointError.
 void fsync_dir(const std::string& dir);
-// The whole file. throws CheckpointError naming path and the system's reason.
+// The whole file, read from one descriptor (a file renamed or deleted once opened is still read
+// whole). throws CheckpointError naming path and the system's reason.
 std::vector<uint8_t> read_file(const std::string& path);
+// The same, but nullopt when path does not exist (a reader racing a trainer's retention).
+std::optional<std::vector<uint8_t>> read_file_if_exists(const std::string& path);
 
 // An exclusive lock on a training directory (flock on DIR/.lock, which holds the holder's pid).
 // The kernel drops it when the holder dies, kill -9 included.

@@ -144,7 +144,9 @@ TrainOptions parse_train_options(int argc, const char* const* argv) {
     const auto r = parse_or_throw(o, argc, argv);
     TrainOptions out;
     if (r.count("help")) {
-        std::cout << o.help() << "\nExit status: 0 done, 1 error, 128+N stopped by signal N after saving.\n";
+        std::cout << o.help() << "\nExit status: 0 done (the state reached is saved), 1 error, 128+N stopped by signal N after saving,\n"
+                                  "75 the state reached could not be saved (disk full, I/O error; the message names the\n"
+                                  "global_step reached and the newest checkpoint on disk, or says that none was saved).\n";
         out.exit_now = true;
         return out;
     }

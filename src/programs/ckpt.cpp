@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <spdlog/spdlog.h>
 #include <string>
@@ -40,23 +41,30 @@ std::string time_text(double unix_seconds) {
 
 int cmd_list(const std::string& dir) {
     std::string latest;
-    try {
-        latest = fs::path(latest_checkpoint(dir)).filename().string();
-    } catch (const CheckpointError&) {
-    }
+    const LatestSearch found = find_latest_checkpoint(dir);  // throws when dir is not a directory
+    if (found.latest) latest = found.latest->file;
+    for (size_t i = found.damaged.size(); i < found.warnings.size(); ++i) spdlog::warn("{}", found.warnings[i]);
     auto files = list_checkpoint_files(dir);
     std::printf("%-28s %10s %6s %-19s %10s  %s\n", "file", "step", "epoch", "written", "bytes", "status");
     for (auto it = files.rbegin(); it != files.rend(); ++it) {
         const std::string path = (fs::path(dir) / it->second).string();
-        const auto size = fs::file_size(path);
         try {
-            const TrainingState st = read_checkpoint(path);
-            std::printf("%-28s %10lld %6lld %-19s %10ju  valid%s\n", it->second.c_str(), (long long)st.global_step,
-                        (long long)st.epoch(), time_text(st.saved_at).c_str(), uintmax_t(size),
-                        it->second == latest ? " (latest)" : "");
-        } catch (const std::exception& e) {
-            std::printf("%-28s %10lld %6s %-19s %10ju  INVALID: %s\n", it->second.c_str(), (long long)it->first, "-", "-",
-                        uintmax_t(size), e.what());
+            // Read from one descriptor: a running trainer may delete the file at any moment.
+            const std::optional<std::vector<uint8_t>> bytes = read_file_if_exists(path);
+            if (!bytes) continue;  // deleted by the trainer's retention since the listing
+            const size_t size = bytes->size();
+            try {
+                const TrainingState st = checkpoint_from_bytes(*bytes, path);
+                std::printf("%-28s %10lld %6lld %-19s %10zu  valid%s\n", it->second.c_str(), (long long)st.global_step,
+                            (long long)st.epoch(), time_text(st.saved_at).c_str(), size,
+                            it->second == latest ? " (latest)" : "");
+            } catch (const std::exception& e) {
+                std::printf("%-28s %10lld %6s %-19s %10zu  INVALID: %s\n", it->second.c_str(), (long long)it->first, "-",
+                            "-", size, e.what());
+            }
+        } catch (const CheckpointError& e) {
+            std::printf("%-28s %10lld %6s %-19s %10s  INVALID: %s\n", it->second.c_str(), (long long)it->first, "-", "-",
+                        "-", e.what());
         }
     }
     if (files.empty()) std::printf("(no checkpoints in '%s')\n", dir.c_str());
@@ -146,7 +154,9 @@ int cmd_verify(const std::string& target) {
                     continue;
                 }
             }
-            const TrainingState st = read_checkpoint(f);
+            const std::optional<std::vector<uint8_t>> bytes = read_file_if_exists(f);
+            if (!bytes && !one_file) continue;  // deleted by a running trainer's retention since the listing
+            const TrainingState st = bytes ? checkpoint_from_bytes(*bytes, f) : read_checkpoint(f);
             std::printf("%s: valid (global_step %lld)\n", f.c_str(), (long long)st.global_step);
         } catch (const std::exception& e) {
             std::printf("%s: INVALID: %s\n", f.c_str(), e.what());

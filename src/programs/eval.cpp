@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <utility>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -67,14 +69,27 @@ int main(int argc, char** argv) {
         const EvalOptions o = parse_eval_options(argc, argv);
         if (o.exit_now) return o.exit_code;
         set_compute_threads(o.threads);
-        std::vector<std::string> files;
-        if (o.all) files = checkpoint_paths(o.ckpt_dir);
-        else files.push_back(o.checkpoint.empty() ? latest_checkpoint(o.ckpt_dir) : o.checkpoint);
+        // Each checkpoint is read (from one descriptor) as soon as it is chosen: a trainer saving
+        // into the directory may delete it a moment later (latest_checkpoint.hpp).
+        std::vector<std::pair<std::string, TrainingState>> chosen;
+        if (o.all) {
+            for (const std::string& file : checkpoint_paths(o.ckpt_dir))
+                if (std::optional<std::vector<uint8_t>> bytes = read_file_if_exists(file))
+                    chosen.emplace_back(file, checkpoint_from_bytes(*bytes, file));
+        } else if (o.checkpoint.empty()) {
+            std::vector<std::string> warnings;
+            LatestCheckpoint latest = read_latest_checkpoint(o.ckpt_dir, warnings);
+            for (const std::string& w : warnings)  // on stderr with --json: stdout stays one JSON document
+                if (o.json) std::fprintf(stderr, "[warning] %s\n", w.c_str());
+                else spdlog::warn("{}", w);
+            chosen.emplace_back(latest.path, std::move(latest.state));
+        } else {
+            chosen.emplace_back(o.checkpoint, read_checkpoint(o.checkpoint));
+        }
         const Dataset test = load_mnist_test(o.data_dir);
         const std::vector<std::string> names = class_names(o.class_names, o.data_dir);
         nlohmann::ordered_json all = nlohmann::ordered_json::array();
-        for (const std::string& file : files) {
-            const TrainingState st = read_checkpoint(file);
+        for (const auto& [file, st] : chosen) {
             if (size_t(st.net.sizes.front()) != test.image_size())
                 throw CheckpointError(file + ": the network takes " + std::to_string(st.net.sizes.front()) +
                                       " inputs but the images in '" + o.data_dir + "' have " +

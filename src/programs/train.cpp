@@ -1,6 +1,7 @@
 // ./train: parses options, loads MNIST, runs the trainer, reports. Rerunning the same command
 // resumes from the newest checkpoint in --ckpt_dir. SIGINT/SIGTERM: finish the step, save, exit
-// 128+signal; a second signal exits at once.
+// 128+signal; a second signal exits at once. Exit 75 (kExitUnsaved) when the state reached could
+// not be saved; 1 for any other error.
 #include <signal.h>
 #include <unistd.h>
 
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
         }
         spdlog::info("done: global_step {}", out.global_step);
         return 0;
+    } catch (const SaveError& e) {  // the state reached is not on disk: not bad input
+        spdlog::error("{}", e.what());
+        return kExitUnsaved;
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;

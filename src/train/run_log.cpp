@@ -88,19 +88,28 @@ void RunLog::team_move(const TeamTuner::Move& m, int64_t step) {
                  m.to < m.from ? "; another process is using the cores" : "");
 }
 
-void RunLog::save(const std::optional<SaveReport>& r) {
+void RunLog::save(const std::optional<SaveReport>& r, bool training_goes_on) {
     if (!r) return;
     clear_progress();
     if (!r->outcome.error.empty()) {
-        spdlog::warn("save failed ({} of {} allowed in a row), training goes on: {}", r->failed_in_a_row,
-                     kMaxFailedSavesInARow, r->outcome.error);
+        if (training_goes_on)
+            spdlog::warn("save failed ({} of {} allowed in a row), training goes on: {}", r->failed_in_a_row,
+                         kMaxFailedSavesInARow, r->outcome.error);
+        else
+            spdlog::warn("the save of global_step {} failed: {}", r->step, r->outcome.error);
         return;
     }
+    for (const std::string& w : r->outcome.warnings) spdlog::warn("{}", w);
     spdlog::info("saved {} ({}, {:.1f} ms of training time, durable after {:.1f} ms)",
                  (std::filesystem::path(ckpt_dir_) / r->outcome.file).string(), r->why, r->blocked_ms,
                  1e3 * r->outcome.seconds);
     record({{"event", "save"}, {"step", r->step}, {"epoch", r->epoch}, {"file", r->outcome.file},
             {"reason", r->why}, {"loss", r->loss}});
+}
+
+void RunLog::retrying_save(int64_t step, int attempt, int attempts, double wait) {
+    clear_progress();
+    spdlog::warn("saving global_step {} again in {:.1f} s (attempt {} of {})", step, wait, attempt, attempts);
 }
 
 void RunLog::epoch_end(const TrainingState& st, const EvalResult& validation, const EvalResult& test) {

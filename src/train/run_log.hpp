@@ -45,8 +45,11 @@ public:
     void step(const TrainingState& st, double seconds);
     // The team tuner moved the home team at this step.
     void team_move(const TeamTuner::Move& m, int64_t step);
-    // A save settled: a success is logged and recorded, a failure warned about. Nothing for nullopt.
-    void save(const std::optional<SaveReport>& report);
+    // A save settled: a success is logged and recorded, a failure warned about (saying that training
+    // goes on only when it does). Nothing for nullopt.
+    void save(const std::optional<SaveReport>& report, bool training_goes_on = true);
+    // The save that ends the run at `step` failed; attempt `attempt` of `attempts` follows in `wait` s.
+    void retrying_save(int64_t step, int attempt, int attempts, double wait);
     // The epoch that st just finished, with its evaluations: the per-epoch line and its record.
     // The next epoch's clocks start here.
     void epoch_end(const TrainingState& st, const EvalResult& validation, const EvalResult& test);

@@ -2,6 +2,7 @@
 #include "src/train/save_schedule.hpp"
 
 #include "src/clock.hpp"
+#include "src/checkpoint/latest_checkpoint.hpp"
 
 namespace mnist {
 
@@ -29,7 +30,7 @@ std::optional<SaveReport> SaveSchedule::start(const TrainingState& st, const cha
     return settled;
 }
 
-std::optional<SaveReport> SaveSchedule::settle() {
+std::optional<SaveReport> SaveSchedule::settle_counting() {
     const std::optional<BackgroundSaver::Outcome> outcome = background_.wait();
     if (!outcome) return std::nullopt;
     SaveReport report = *pending_;  // set whenever a save was started
@@ -38,13 +39,45 @@ std::optional<SaveReport> SaveSchedule::settle() {
     if (outcome->error.empty()) {
         failed_in_a_row_ = 0;
         last_checkpoint_ = outcome->file;
-    } else if (++failed_in_a_row_ >= kMaxFailedSavesInARow) {
-        throw CheckpointError(outcome->error + "\n" + std::to_string(failed_in_a_row_) +
-                              " saves failed in a row; stopping. The checkpoints already in '" + dir_ +
-                              "' are intact: free space and rerun the same command to resume.");
+        last_saved_step_ = report.step;
+    } else {
+        ++failed_in_a_row_;
+        last_error_ = outcome->error;
     }
     report.failed_in_a_row = failed_in_a_row_;
     return report;
+}
+
+std::optional<SaveReport> SaveSchedule::settle() {
+    std::optional<SaveReport> report = settle_counting();
+    if (report && failed_in_a_row_ >= kMaxFailedSavesInARow)
+        throw SaveError(std::to_string(failed_in_a_row_) + " saves failed in a row; stopping (the checkpoints already in '" + dir_ +
+                        "' are intact). " +
+                        unsaved_message(dir_, report->step, report->outcome.error));
+    return report;
+}
+
+std::optional<SaveReport> SaveSchedule::settle_last() { return settle_counting(); }
+
+std::optional<SaveReport> SaveSchedule::save_now(const TrainingState& st, const char* why) {
+    start(st, why);
+    return settle_last();
+}
+
+std::string unsaved_message(const std::string& dir, int64_t step, const std::string& why) {
+    std::string newest;
+    try {
+        const LatestSearch found = find_latest_checkpoint(dir, 1);
+        if (found.latest)
+            newest = "The newest checkpoint on disk is '" + found.latest->path + "' (global_step " +
+                     std::to_string(found.latest->state.global_step) + "); free space (or fix the disk) and rerun "
+                     "the same command to resume from it.";
+    } catch (const CheckpointError&) {
+    }
+    if (newest.empty())
+        newest = "No checkpoint was saved in '" + dir + "'; free space (or fix the disk) and rerun the same command "
+                 "to start again.";
+    return "The run reached global_step " + std::to_string(step) + " but could not save it (" + why + "). " + newest;
 }
 
 }  // namespace mnist

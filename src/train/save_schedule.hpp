@@ -1,7 +1,8 @@
 // When the trainer saves, and what became of each save. Saves run on a BackgroundSaver (training
 // goes on while the disk syncs); a save's outcome is settled (waited for and reported) before the
 // next one starts, at each epoch end and when training ends. A failed save is retried at the next
-// save point; kMaxFailedSavesInARow failures in a row end the run.
+// save point; kMaxFailedSavesInARow failures in a row end the run. The save that ends a run is
+// retried at once (FinalSaveRetries) and must land, or the run ends with SaveError.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -13,6 +14,18 @@
 namespace mnist {
 
 constexpr int kMaxFailedSavesInARow = 3;
+
+// How the save that ends a run is retried before the run gives up: `attempts` in all (the first
+// included), waiting first_wait seconds before the second, twice as long before each next one
+// (space is often freed by someone else meanwhile).
+struct FinalSaveRetries {
+    int attempts = 4;
+    double first_wait = 0.5;
+};
+
+// The message of a run that reached `step` but could not save it (`why`): the newest valid
+// checkpoint on disk in dir (or "no checkpoint was saved") and what to do.
+std::string unsaved_message(const std::string& dir, int64_t step, const std::string& why);
 
 // One settled save, for the run log.
 struct SaveReport {
@@ -36,15 +49,23 @@ public:
 
     // Settles the save in flight, if any, and starts saving st as it is now. Returns the settled
     // save's report (nullopt when none was in flight).
-    // throws CheckpointError when the settled save was the kMaxFailedSavesInARow-th failure in a row.
+    // throws SaveError when the settled save was the kMaxFailedSavesInARow-th failure in a row.
     std::optional<SaveReport> start(const TrainingState& st, const char* why);
 
     // Waits for the save in flight and returns its report; nullopt when none was started since.
-    // throws CheckpointError as start().
+    // throws SaveError as start().
     std::optional<SaveReport> settle();
+    // The same without the limit: for the save that ends the run, which is retried instead.
+    std::optional<SaveReport> settle_last();
+    // Saves st now and waits for it (a retry of the save that ends the run).
+    std::optional<SaveReport> save_now(const TrainingState& st, const char* why);
 
-    // The file of the last save that landed ("" when none did in this run).
+    // The file of the last save that landed ("" when none did in this run), its step (-1: none),
+    // and the error of the last save that failed.
     const std::string& last_checkpoint() const { return last_checkpoint_; }
+    int64_t last_saved_step() const { return last_saved_step_; }
+    const std::string& last_error() const { return last_error_; }
+    const std::string& dir() const { return dir_; }
 
 private:
     std::string dir_;
@@ -55,6 +76,9 @@ private:
     int failed_in_a_row_ = 0;
     Clock::time_point last_start_;
     std::string last_checkpoint_;
+    int64_t last_saved_step_ = -1;
+    std::string last_error_;
+    std::optional<SaveReport> settle_counting();
 };
 
 }  // namespace mnist

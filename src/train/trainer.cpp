@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <optional>
+#include <thread>
 
 #include <omp.h>
 
@@ -31,6 +32,23 @@ void follow_team(TeamTuner& tuner, double step_seconds, int64_t step, RunLog& lo
     if (change == TeamTuner::Change::home_moved) log.team_move(tuner.last_move(), step);
 }
 
+// The save that ends the run (its last step, or a stop signal) must land: it is retried with a
+// growing wait, and when it never does the run ends with SaveError saying what is on disk.
+void land_last_save(SaveSchedule& saves, const TrainingState& st, int64_t start_step, RunLog& log,
+                    const FinalSaveRetries& retries) {
+    if (st.global_step == start_step || saves.last_saved_step() == st.global_step) return;
+    double wait = retries.first_wait;
+    for (int attempt = 2; attempt <= retries.attempts; ++attempt) {
+        log.retrying_save(st.global_step, attempt, retries.attempts, wait);
+        std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+        wait *= 2;
+        log.save(saves.save_now(st, "end of run, retried"), false);
+        if (saves.last_saved_step() == st.global_step) return;
+    }
+    throw SaveError(unsaved_message(saves.dir(), st.global_step,
+                                    saves.last_error().empty() ? "the save did not run" : saves.last_error()));
+}
+
 }  // namespace
 
 double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows, Workspace& ws) {
@@ -48,7 +66,7 @@ double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows,
 }
 
 TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<int>& stop_signal, FaultPoint fault,
-                   const TrainReporting& report) {
+                   const TrainReporting& report, const FinalSaveRetries& retries) {
     const RunShape shape = run_shape(c, data);
     set_compute_threads(c.threads);
     Start start = restore_or_initialize(c, shape, fault);
@@ -61,6 +79,7 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
     EvalWorkspace eval_ws = make_eval_workspace(st.net);
     std::optional<TeamTuner> tuner = team_tuner_for(c.threads);
 
+    const int64_t start_step = st.global_step;
     TrainOutcome out;
     while (st.global_step < shape.total_steps) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -81,12 +100,13 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
         }
         if (const int sig = stop_signal.load()) {
             log.stop(sig, st.global_step);
-            if (!st.at_epoch_end()) log.save(saves.start(st, "stop requested"));
+            if (!st.at_epoch_end()) log.save(saves.start(st, "stop requested"), false);
             out.stopped_by_signal = sig;
             break;
         }
     }
-    log.save(saves.settle());
+    log.save(saves.settle_last(), false);
+    land_last_save(saves, st, start_step, log, retries);
     out.global_step = st.global_step;
     out.last_checkpoint = saves.last_checkpoint();
     return out;

@@ -13,6 +13,10 @@
 
 namespace mnist {
 
+// ./train's exit status when the run could not save the state it reached (SaveError): the final
+// save or the save at a stop signal failed after its retries (sysexits' EX_TEMPFAIL: rerun later).
+constexpr int kExitUnsaved = 75;
+
 struct TrainOutcome {
     int64_t global_step = 0;
     int64_t epochs_done = 0;
@@ -29,8 +33,12 @@ double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows,
 // trainer saves and returns with stopped_by_signal set. Reports through a RunLog (see run_log.hpp).
 // requires: validate(c) passed.
 // throws ConfigError (settings that cannot resume the checkpoint, a batch larger than the data),
-// CheckpointError (directory unusable or locked, kMaxFailedSavesInARow failed saves, a bad --init_from).
+// CheckpointError (directory unusable or locked, a bad --init_from), SaveError (kMaxFailedSavesInARow
+// failed saves in a row; the save that ends the run, at its last step or at a stop signal, failed
+// `retries.attempts` times: the message names the step reached and the newest checkpoint on disk).
+// Returning normally means the state reached is on disk.
 TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<int>& stop_signal,
-                   FaultPoint fault = FaultPoint::none, const TrainReporting& report = {});
+                   FaultPoint fault = FaultPoint::none, const TrainReporting& report = {},
+                   const FinalSaveRetries& retries = {});
 
 }  // namespace mnist

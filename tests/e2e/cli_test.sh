@@ -176,6 +176,24 @@ if [[ -n "$step" && -f "$work/sig/model-$step.safetensors" ]]; then passed=$((pa
 expect "the rerun after SIGTERM resumes from the stop save" 0 "restored model-$step.safetensors" -- \
   "$bin/train" "${common[@]}" --epochs "$(( step / 62 + 1 ))" --ckpt_dir "$work/sig"
 
+# Exit status is the truth: a run whose last save cannot land (every write fails: MNIST_FAULT=write_error)
+# exits 75, never 0, saying which step it reached and that nothing was saved; a run that has saved
+# before names that checkpoint; a state file naming a file elsewhere gets a warning from eval.
+out=$(MNIST_FAULT=write_error "$bin/train" "${common[@]}" --epochs 1 --ckpt_dir "$work/unsaved" 2>&1)
+status=$?
+if [[ $status -eq 75 && "$out" == *"reached global_step 62 but could not save it"* && "$out" == *"No checkpoint was saved"* &&
+      "$out" != *"training goes on"* ]]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: a run whose last save cannot land should exit 75 saying no checkpoint was saved, got $status:"
+  echo "$out" | tail -5 | sed 's/^/    /'; fi
+cp -r "$work/run" "$work/run3"
+expect "a run whose last save cannot land names the newest checkpoint on disk" 75 \
+  "newest checkpoint on disk is '$work/run3/model-124.safetensors'" -- env MNIST_FAULT=write_error "$bin/train" "${common[@]}" --epochs 3 --ckpt_dir "$work/run3"
+mkdir -p "$work/elsewhere"
+printf 'model_checkpoint_path: "../run/model-124.safetensors"\n' > "$work/elsewhere/checkpoint"
+cp "$work/run/model-62.safetensors" "$work/elsewhere/"
+expect "eval warns about a state file naming a file outside the directory and uses the local one" 0 \
+  "which is not a checkpoint file in '$work/elsewhere'; using 'model-62.safetensors'" -- "$bin/eval" --ckpt_dir "$work/elsewhere" --data_dir "$work/data"
+
 # A second trainer on a directory in use fails at once, naming the directory and the holder's pid.
 "$bin/train" "${common[@]}" --epochs 400 --ckpt_dir "$work/lock" > "$work/lock.log" 2>&1 &
 pid=$!

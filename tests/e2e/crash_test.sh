@@ -5,18 +5,81 @@
 # Each killed run is rerun with the same command but a different --threads, until it completes;
 # then every tensor is compared, byte for byte, with an uninterrupted run's. Rounds repeat in fresh
 # directories until KILLS kills have happened.
-#   usage: tests/e2e/crash_test.sh [KILLS]      (default 10; needs `make` to have built build/)
+# With --disk-full (root only: skipped with a message otherwise) the runs write to a small tmpfs that
+# a filler fills and frees at random moments during the runs: a run may then end with status 75 (its
+# last state could not be saved); its message must name the newest valid checkpoint on disk (or say
+# none was saved), and the rerun, once space is freed, must still end identical.
+#   usage: tests/e2e/crash_test.sh [KILLS] [--disk-full]   (default 10; needs `make` to have built build/)
 # Prints `crash_test: K kills, R resumes, identical=yes|no`; exits non-zero on any difference or
 # failed resume.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-kills_wanted=${1:-10}
+kills_wanted=10 disk_full=no
+for a in "$@"; do
+  case "$a" in --disk-full) disk_full=yes ;; *) kills_wanted=$a ;; esac
+done
 build=${BUILD:-build}
 for b in train ckpt make_test_data; do
   [[ -x "$build/$b" ]] || { echo "crash_test: $build/$b is missing; run make first" >&2; exit 2; }
 done
+if [[ $disk_full == yes && $(id -u) != 0 ]]; then
+  echo "crash_test: --disk-full skipped: mounting a small tmpfs needs root"
+  exit 0
+fi
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+disk=""
+filler_pid=""
+cleanup() {
+  [[ -n $filler_pid ]] && kill "$filler_pid" 2>/dev/null
+  [[ -n $disk ]] && umount "$disk" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+unsaved=0 fills=0
+if [[ $disk_full == yes ]]; then
+  disk="$work/disk"
+  mkdir -p "$disk"
+  # 8 MB: room for about five checkpoints of this network (1.3 MB each) and the state file.
+  if ! mount -t tmpfs -o size=8m tmpfs "$disk" 2> /dev/null; then
+    disk=""
+    echo "crash_test: --disk-full skipped: cannot mount a tmpfs here (a container without CAP_SYS_ADMIN?)"
+    exit 0
+  fi
+fi
+# The filler: after a random delay it fills the disk to the last byte, then frees it after another.
+start_filler() {
+  [[ $disk_full == yes ]] || return 0
+  local fill_ms=$((RANDOM % (run_ms + 1))) free_ms=$((RANDOM % (run_ms + 1)))
+  ( sleep "$(printf '%d.%03d' $((fill_ms / 1000)) $((fill_ms % 1000)))"
+    dd if=/dev/zero of="$disk/filler" bs=64k > /dev/null 2>&1
+    sleep "$(printf '%d.%03d' $((free_ms / 1000)) $((free_ms % 1000)))"
+    rm -f "$disk/filler" ) &
+  filler_pid=$!
+  fills=$((fills + 1))
+}
+stop_filler() {
+  [[ -n $filler_pid ]] || return 0
+  kill "$filler_pid" 2>/dev/null
+  wait "$filler_pid" 2>/dev/null
+  filler_pid=""
+  # Half the time the disk stays full into the next run.
+  (( RANDOM % 2 == 0 )) && rm -f "$disk/filler"
+  return 0
+}
+# A run that ended with 75 must have named what is on disk truthfully.
+check_unsaved_message() {
+  local log=$1 dir=$2 named
+  named=$(sed -n "s/.*newest checkpoint on disk is '\([^']*\)'.*/\1/p" "$log" | tail -1)
+  if [[ -n $named ]]; then
+    "$build/ckpt" verify "$named" > /dev/null 2>&1 || { echo "crash_test: status 75 named '$named', which is not a valid checkpoint"; return 1; }
+  elif grep -q "No checkpoint was saved" "$log"; then
+    if ls "$dir"/model-*.safetensors > /dev/null 2>&1 && "$build/ckpt" verify "$dir" > /dev/null 2>&1; then
+      echo "crash_test: status 75 said no checkpoint was saved, but '$dir' holds valid ones"; return 1
+    fi
+  else
+    echo "crash_test: status 75 without naming what is on disk:"; tail -3 "$log"; return 1
+  fi
+}
 
 "$build/make_test_data" "$work/data" 2100 200 28
 args=(--data_dir "$work/data" --hidden 128,64 --batch_size 32 --validation_size 100 --epochs 4
@@ -35,7 +98,7 @@ faults=(after_temp_write before_rename after_rename before_state_file)
 kills=0 resumes=0 rounds=0 identical=yes failed_resume=no
 while (( kills < kills_wanted )); do
   rounds=$((rounds + 1))
-  dir="$work/round$rounds"
+  dir="${disk:-$work}/round$rounds"
   while :; do
     threads=$((1 + RANDOM % 3))
     fault=""
@@ -43,6 +106,7 @@ while (( kills < kills_wanted )); do
     log="$work/run.log"
     MNIST_FAULT=$fault "$build/train" "${args[@]}" --threads "$threads" --ckpt_dir "$dir" > "$log" 2>&1 &
     pid=$!
+    start_filler
     if (( kills < kills_wanted )) && [[ -z "$fault" ]]; then
       delay_ms=$((RANDOM % (run_ms + 1)))
       sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
@@ -50,9 +114,16 @@ while (( kills < kills_wanted )); do
     fi
     wait "$pid" 2>/dev/null
     status=$?
+    stop_filler
     grep -q "restored model-" "$log" && resumes=$((resumes + 1))
     if (( status == 0 )); then break; fi
     if (( status == 137 )); then kills=$((kills + 1)); continue; fi
+    if (( status == 75 )) && [[ $disk_full == yes ]]; then
+      check_unsaved_message "$log" "$dir" || { failed_resume=yes; break; }
+      unsaved=$((unsaved + 1))
+      rm -f "$disk/filler"
+      continue
+    fi
     echo "crash_test: a run failed with status $status (threads $threads, fault '$fault'):"
     tail -5 "$log"
     failed_resume=yes
@@ -69,5 +140,6 @@ while (( kills < kills_wanted )); do
   rm -rf "$dir"
 done
 
+[[ $disk_full == yes ]] && echo "crash_test: disk-full mode: 8 MB tmpfs, the disk filled $fills times, $unsaved runs ended with status 75 naming what was on disk"
 echo "crash_test: $kills kills, $resumes resumes, identical=$identical ($rounds rounds, runs of ${run_ms} ms)"
 [[ $identical == yes && $failed_resume == no ]]

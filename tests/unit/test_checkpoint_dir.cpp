@@ -161,17 +161,17 @@ TEST_CASE("checkpoint_dir: files left by an earlier run count towards retention 
 
 // latest_checkpoint
 
-TEST_CASE("checkpoint_dir: latest_checkpoint follows the state file and falls back to the highest step",
+TEST_CASE("checkpoint_dir: latest_checkpoint is the newest valid file whatever the state file says",
           "[checkpoint_dir]") {
     TempDir dir;
     save_steps(dir.str(), {1, 2, 3});
     REQUIRE(latest_checkpoint(dir.str()) == dir / "model-3.safetensors");
-    SECTION("the state file names an older checkpoint") {
+    SECTION("the state file names an older checkpoint: the newest valid file all the same (latest_checkpoint.hpp)") {
         CheckpointState st = read_state_file(dir.str());
         st.model_checkpoint_path = "model-2.safetensors";
         const std::string text = format_checkpoint_state(st);
         write_bytes(dir / "checkpoint", std::vector<uint8_t>(text.begin(), text.end()));
-        REQUIRE(latest_checkpoint(dir.str()) == dir / "model-2.safetensors");
+        REQUIRE(latest_checkpoint(dir.str()) == dir / "model-3.safetensors");
     }
     SECTION("no state file") {
         fs::remove(dir / "checkpoint");

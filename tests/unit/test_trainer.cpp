@@ -5,9 +5,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "src/checkpoint/checkpoint_dir.hpp"
+#include "src/checkpoint/io_seam.hpp"
 #include "src/model/evaluate.hpp"
 #include "src/train/trainer.hpp"
 #include "tests/unit/fixture.hpp"
@@ -151,6 +156,7 @@ TEST_CASE("trainer: a finished run rerun with the same epochs trains nothing and
 TEST_CASE("trainer: three failed saves in a row stop the run with a clear message", "[trainer]") {
     testutil::TrainingFixture f;
     TrainConfig c = f.config;
+    c.epochs = 4;  // the third failure (of the save at the end of epoch 3) settles mid-run, at the end of epoch 4
     const Mnist data = load_mnist(c.data_dir, 100);
     std::atomic<int> signal{0};
     REQUIRE_THROWS_WITH(train(c, data, signal, FaultPoint::write_error),
@@ -237,4 +243,225 @@ TEST_CASE("trainer: a warm start that does not fit the new model fails listing e
     CHECK_FALSE(std::filesystem::exists(deep.ckpt_dir));
     deep.hidden = {64, 32, 32};
     CHECK(run(deep).epochs_done == 3);
+}
+
+// The end of a run tells the truth about the disk; every filesystem call of a save can fail or be the
+// last one before a crash, and nothing is lost.
+
+namespace {
+
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+using DirBytes = std::map<std::string, std::vector<uint8_t>>;  // file name -> content
+
+// The files of a checkpoint directory that a restore reads (not the lock, not the curve).
+DirBytes snapshot(const std::string& dir) {
+    DirBytes out;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const std::string name = e.path().filename().string();
+        if (name != ".lock" && name != "metrics.jsonl") out[name] = testutil::read_bytes(e.path().string());
+    }
+    return out;
+}
+
+void write_snapshot(const DirBytes& files, const std::string& dir) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto& [name, bytes] : files) testutil::write_bytes((fs::path(dir) / name).string(), bytes);
+}
+
+struct SeamReset {
+    ~SeamReset() {
+        io::set_faults({});
+        io::set_observer({});
+    }
+};
+
+// Every file the state file names exists.
+void require_state_file_names_existing_files(const std::string& dir) {
+    if (!fs::exists(fs::path(dir) / "checkpoint")) return;
+    const std::vector<uint8_t> bytes = testutil::read_bytes(dir + "/checkpoint");
+    const CheckpointState st = parse_checkpoint_state(std::string(bytes.begin(), bytes.end()), dir);
+    REQUIRE(fs::exists(fs::path(dir) / st.model_checkpoint_path));
+    for (const std::string& p : st.all_model_checkpoint_paths) REQUIRE(fs::exists(fs::path(dir) / p));
+}
+
+// One epoch on the synthetic set with a small network, keeping one checkpoint; the save at its end
+// is one whole save + retention cycle (the checkpoint, the state file, the deletion of the old one).
+struct SaveCycle {
+    testutil::TrainingFixture f;
+    TrainConfig c;
+    Mnist data;
+    DirBytes before;              // the directory after epoch 1
+    std::vector<Tensor> wanted;   // the final tensors of an uninterrupted 2-epoch run
+    SaveCycle() : c(f.config), data(load_mnist(f.config.data_dir, 100)) {
+        c.hidden = {16};
+        c.epochs = 2;
+        c.max_to_keep = 1;
+        c.threads = 1;
+        TrainConfig whole = c;
+        whole.ckpt_dir = f.tmp / "whole";
+        train_to(whole);
+        wanted = final_tensors(whole.ckpt_dir);
+        TrainConfig first = c;
+        first.ckpt_dir = f.tmp / "first";
+        first.epochs = 1;
+        train_to(first);
+        before = snapshot(first.ckpt_dir);
+    }
+    TrainOutcome train_to(const TrainConfig& t, int stop = 0) {
+        std::atomic<int> signal{stop};
+        return train(t, data, signal, FaultPoint::none, {}, FinalSaveRetries{2, 0.0});
+    }
+    // The run of epoch 2 from `before`, in a directory of its own.
+    TrainConfig in(const std::string& name) {
+        TrainConfig t = c;
+        t.ckpt_dir = f.tmp / name;
+        write_snapshot(before, t.ckpt_dir);
+        return t;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("trainer: a save cycle failing at any filesystem call with ENOSPC or EIO or EDQUOT or EROFS (once or "
+          "from then on) ends with the truth and loses nothing", "[trainer]") {
+    SeamReset reset;
+    SaveCycle cycle;
+    const int64_t last = cycle.c.epochs * (1000 / 16);
+    io::set_faults({});
+    cycle.train_to(cycle.in("count"));
+    const int64_t calls = io::calls();
+    REQUIRE(calls == 12);  // (open, write, fsync, rename, fsync_dir) x 2 files, unlink, fsync_dir
+    int points = 0, failed_runs = 0;
+    for (int err : {ENOSPC, EIO, EDQUOT, EROFS}) {
+        for (bool persistent : {true, false}) {
+            for (int64_t n = 1; n <= calls; ++n) {
+                INFO("errno " << err << " at call " << n << (persistent ? " and every later call" : " only"));
+                const TrainConfig t = cycle.in("fault");
+                io::set_faults({n, err, persistent});
+                std::string error;
+                try {
+                    cycle.train_to(t);
+                } catch (const SaveError& e) {
+                    error = e.what();
+                }
+                io::set_faults({});
+                const LatestSearch found = find_latest_checkpoint(t.ckpt_dir, 1);
+                REQUIRE(found.latest);
+                if (error.empty()) {  // a normal return says the state reached is on disk
+                    REQUIRE(found.latest->state.global_step == last);
+                    REQUIRE_FALSE(found.latest->file.empty());
+                } else {  // SaveError says so, naming the step, the reason and the newest file on disk
+                    ++failed_runs;
+                    REQUIRE(persistent);
+                    REQUIRE_THAT(error, Contains("global_step " + std::to_string(last)) &&
+                                            Contains(std::strerror(err)) && Contains(found.latest->path));
+                }
+                // Each checkpoint that was there before is there byte for byte, unless the new one
+                // landed and retention dropped it.
+                for (const auto& [name, bytes] : cycle.before) {
+                    if (name == "checkpoint") continue;
+                    const std::string path = (fs::path(t.ckpt_dir) / name).string();
+                    if (fs::exists(path)) REQUIRE(testutil::read_bytes(path) == bytes);
+                    else REQUIRE(error.empty());
+                }
+                require_state_file_names_existing_files(t.ckpt_dir);
+                cycle.train_to(t);  // the rerun, with the disk healthy again
+                require_identical(final_tensors(t.ckpt_dir), cycle.wanted);
+                ++points;
+            }
+        }
+    }
+    // Failure points covered: 12 calls x 4 errnos x (once, from then on) = 96.
+    CHECK(points == 96);
+    CHECK(failed_runs > 0);
+    WARN("fault injection: " << points << " failure points, " << failed_runs << " of them ending in SaveError");
+}
+
+TEST_CASE("trainer: a crash after any filesystem call of a save cycle leaves a directory that restores a valid "
+          "checkpoint and resumes to the same end", "[trainer]") {
+    SeamReset reset;
+    SaveCycle cycle;
+    TrainConfig t = cycle.in("crash");
+    std::vector<DirBytes> crashes;
+    std::set<std::string> unsynced;  // written since their last fsync: a crash may leave them empty
+    io::set_observer([&](io::Op op, const std::string& path, bool ok) {
+        const std::string name = fs::path(path).filename().string();
+        if (ok && (op == io::Op::open || op == io::Op::write)) unsynced.insert(name);
+        if (ok && op == io::Op::fsync) unsynced.erase(name);
+        crashes.push_back(snapshot(t.ckpt_dir));
+        DirBytes emptied = crashes.back();
+        bool any = false;
+        for (const std::string& u : unsynced)
+            if (emptied.count(u) && !emptied[u].empty()) emptied[u].clear(), any = true;
+        if (any) crashes.push_back(emptied);
+    });
+    cycle.train_to(t);
+    io::set_observer({});
+    REQUIRE(crashes.size() >= 12);
+    for (size_t i = 0; i < crashes.size(); ++i) {
+        INFO("crash point " << i);
+        TrainConfig resumed = cycle.c;
+        resumed.ckpt_dir = cycle.f.tmp / "resumed";
+        write_snapshot(crashes[i], resumed.ckpt_dir);
+        const LatestSearch found = find_latest_checkpoint(resumed.ckpt_dir, 1);
+        REQUIRE(found.latest);  // epoch 1's checkpoint, or epoch 2's when it is whole
+        cycle.train_to(resumed);
+        require_identical(final_tensors(resumed.ckpt_dir), cycle.wanted);
+    }
+    WARN("crash prefixes: " << crashes.size() << " crash points resumed");
+}
+
+TEST_CASE("trainer: a run that saved nothing and cannot save its end says that no checkpoint was saved and never "
+          "that training goes on", "[trainer]") {
+    SeamReset reset;
+    testutil::TrainingFixture f;
+    testutil::CapturedLog log;
+    TrainConfig c = f.config;
+    c.epochs = 1;
+    const Mnist data = load_mnist(c.data_dir, 100);
+    std::atomic<int> signal{0};
+    io::set_faults({1, ENOSPC, true});
+    REQUIRE_THROWS_WITH(train(c, data, signal, FaultPoint::none, {}, FinalSaveRetries{3, 0.0}),
+                        Contains("reached global_step 62") && Contains("No checkpoint was saved in '" + c.ckpt_dir) &&
+                            Contains("No space left on device"));
+    CHECK_THAT(log.str(), Contains("attempt 3 of 3"));
+    CHECK_FALSE(log.str().find("training goes on") != std::string::npos);
+}
+
+TEST_CASE("trainer: the save at a stop signal that cannot land ends with SaveError naming the newest checkpoint on "
+          "disk", "[trainer]") {
+    SeamReset reset;
+    testutil::TrainingFixture f;
+    testutil::CapturedLog log;
+    TrainConfig c = f.config;
+    c.epochs = 1;
+    run(c);
+    c.epochs = 3;
+    const Mnist data = load_mnist(c.data_dir, 100);
+    std::atomic<int> signal{SIGTERM};  // already received: one step, then the save at the signal
+    io::set_faults({1, EIO, true});
+    REQUIRE_THROWS_WITH(train(c, data, signal, FaultPoint::none, {}, FinalSaveRetries{2, 0.0}),
+                        Contains("reached global_step 63") &&
+                            Contains("newest checkpoint on disk is '" + c.ckpt_dir + "/model-62.safetensors'"));
+    CHECK_FALSE(log.str().find("training goes on") != std::string::npos);
+    io::set_faults({});
+    const TrainOutcome again = train(c, data, signal, FaultPoint::none, {}, FinalSaveRetries{2, 0.0});
+    CHECK(again.stopped_by_signal == SIGTERM);
+    CHECK(again.global_step == 63);
+}
+
+TEST_CASE("trainer: a final save that fails once is retried and the run ends normally", "[trainer]") {
+    SeamReset reset;
+    testutil::TrainingFixture f;
+    TrainConfig c = f.config;
+    c.epochs = 1;
+    const Mnist data = load_mnist(c.data_dir, 100);
+    std::atomic<int> signal{0};
+    io::set_faults({2, ENOSPC, false});
+    const TrainOutcome out = train(c, data, signal, FaultPoint::none, {}, FinalSaveRetries{2, 0.0});
+    CHECK(out.global_step == 62);
+    CHECK(out.last_checkpoint == "model-62.safetensors");
+    CHECK(read_checkpoint(latest_checkpoint(c.ckpt_dir)).global_step == 62);
 }
