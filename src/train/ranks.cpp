@@ -24,6 +24,7 @@ public:
     }
     EvalResult evaluate(const Mlp& net, const Dataset& data) override { return mnist::evaluate(net, data, eval_ws_); }
     int agreed_stop(int local) override { return local; }
+    std::vector<int64_t> bytes_per_step() override { return {0}; }
 
 private:
     Workspace ws_;
@@ -41,6 +42,7 @@ public:
 
     double step(TrainingState& st, const Dataset& train, const uint32_t* rows) override {
         const int batch = int(st.config.batch_size), n = int(mine_.end - mine_.begin);
+        const int64_t sent_before = comm_.bytes_sent();
         gather_batch(train, rows + mine_.begin, 0, size_t(n), ws_.input.data());
         for (int i = 0; i < n; ++i) ws_.labels[size_t(i)] = train.labels[rows[mine_.begin + i]];
         DropoutSpec dropout{float(st.config.keep_prob_input), float(st.config.keep_prob_hidden), st.config.seed,
@@ -51,11 +53,14 @@ public:
         chain_gradients(st.net);
         rmsprop_step(st.opt, st.net, ws_.grads);
         count_step(st, loss);
+        step_bytes_ += comm_.bytes_sent() - sent_before;
+        ++steps_;
         return loss;
     }
 
     EvalResult evaluate(const Mlp& net, const Dataset& data) override;
     int agreed_stop(int local) override { return int(comm_.max(local)); }
+    std::vector<int64_t> bytes_per_step() override { return comm_.gather_all(steps_ ? step_bytes_ / steps_ : 0); }
 
 private:
     int last() const { return comm_.size() - 1; }
@@ -68,6 +73,7 @@ private:
     EvalWorkspace eval_ws_;
     std::vector<double> row_loss_;
     double loss_sum_ = 0;  // sent to the next rank: must outlive the send
+    int64_t step_bytes_ = 0, steps_ = 0;  // sent by this rank in its steps, and their number
 };
 
 // The batch's loss: the sum over its rows in row order (as forward_backward sums it), each rank

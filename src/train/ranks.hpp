@@ -31,6 +31,9 @@ public:
     // The stop signal every rank acts on after a step: the largest of the ranks' `local` ones (a
     // signal that reached any rank stops them all at the same step).
     virtual int agreed_stop(int local) = 0;
+    // The mean bytes each rank sent per training step so far (gradients, loss), indexed by rank; a
+    // collective call. One process: {0}.
+    virtual std::vector<int64_t> bytes_per_step() = 0;
 };
 
 // The ranks of comm for training st (its network shapes): OneProcess for one process, else DataParallel.

@@ -58,6 +58,7 @@ TrainOutcome follow(const TrainConfig& c, const Mnist& data, const std::atomic<i
             break;
         }
     }
+    ranks->bytes_per_step();  // rank 0 logs everyone's
     out.global_step = st.global_step;
     return out;
 }
@@ -125,6 +126,7 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
             break;
         }
     }
+    log.traffic(ranks->bytes_per_step());
     log.save(saves.settle());
     out.global_step = st.global_step;
     out.last_checkpoint = saves.last_checkpoint();
