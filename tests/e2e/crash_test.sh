@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 kills_wanted=${1:-10}
 mode=${2:-threads}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_mpi_yield_when_idle=1
 # launch THREADS ARGS...: one run in the background (pid in $pid): one process, or mpirun on a random N.
 launch() {
   local threads=$1

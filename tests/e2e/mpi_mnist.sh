@@ -12,7 +12,7 @@ bin=$(cd "${2:-build}" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_mpi_yield_when_idle=1
 args=(--data_dir "$data" --epochs 2 --seed 11 --save_every_steps 150 --max_to_keep 0 --progress off --threads 1)
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok: $1"; }
