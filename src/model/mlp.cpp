@@ -67,21 +67,25 @@ constexpr long kParallelMin = 1 << 15;
 // Dropout stream position of layer `layer` at `step`; masks of different layers and steps never share counters.
 uint32_t mask_stream(uint64_t step, size_t layer) { return uint32_t(layer) | uint32_t(step >> 32) << 8; }
 
-// x[i] = keep_i ? x[i] / keep : 0, for `count` elements, keep_i drawn for (seed, step, layer, i).
-// Elements go in groups of 32: element 32g + 8w + l uses word w of Philox block 8g + l, so one call
-// of random_blocks8 serves a group and the eight lanes line up with eight consecutive floats.
-// When relu is set the kept value is also clamped at zero (ReLU then dropout in one pass).
-void dropout_inplace(float* x, size_t count, float keep, bool relu, const DropoutSpec& d, size_t layer) {
+// x[i] = keep_i ? x[i] / keep : 0, for `count` elements that are elements offset.. of the layer's
+// whole batch, keep_i drawn for (seed, step, layer, offset + i). Elements go in groups of 32:
+// element 32g + 8w + l uses word w of Philox block 8g + l, so one call of random_blocks8 serves a
+// group and the eight lanes line up with eight consecutive floats (a group cut by the slice's ends
+// takes the scalar loop). When relu is set the kept value is also clamped at zero (ReLU then
+// dropout in one pass).
+void dropout_inplace(float* x, size_t count, size_t offset, float keep, bool relu, const DropoutSpec& d,
+                     size_t layer) {
     const uint32_t stream = mask_stream(d.step, layer);
-    const long groups = long((count + 31) / 32);
+    const size_t end = offset + count;
+    const long g0 = long(offset / 32), groups = long((end + 31) / 32) - g0;
 #pragma omp parallel for schedule(static) if (groups > kParallelMin / 32)
     for (long g = 0; g < groups; ++g) {
         alignas(32) uint32_t r[4][8];
-        random_blocks8(d.seed, Stream::dropout, uint32_t(d.step), stream, uint32_t(g * 8), r);
-        const size_t base = size_t(g) * 32, n = std::min<size_t>(32, count - base);
-        float* v = x + base;
+        random_blocks8(d.seed, Stream::dropout, uint32_t(d.step), stream, uint32_t((g0 + g) * 8), r);
+        const size_t base = size_t(g0 + g) * 32, lo = std::max(base, offset), hi = std::min(base + 32, end);
 #if defined(__AVX2__)
-        if (n == 32) {  // the same arithmetic as the loop below, eight floats at a time
+        if (lo == base && hi == base + 32) {  // the same arithmetic as the loop below, eight floats at a time
+            float* v = x + (base - offset);
             const __m256 vkeep = _mm256_set1_ps(keep), scale = _mm256_set1_ps(1.0f / 16777216.0f);
             for (int w = 0; w < 4; ++w) {
                 const __m256i bits = _mm256_srli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(r[w])), 8);
@@ -93,9 +97,11 @@ void dropout_inplace(float* x, size_t count, float keep, bool relu, const Dropou
             continue;
         }
 #endif
-        for (size_t e = 0; e < n; ++e) {
+        for (size_t i = lo; i < hi; ++i) {
+            const size_t e = i - base;
+            float& v = x[i - offset];
             const bool kept = uniform01(r[e / 8][e % 8]) < keep;
-            v[e] = (kept && (!relu || v[e] > 0.0f)) ? v[e] / keep : 0.0f;
+            v = (kept && (!relu || v > 0.0f)) ? v / keep : 0.0f;
         }
     }
 }
@@ -168,7 +174,8 @@ void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, const s
         compressed = false;
         if (l + 1 < L && d && d->keep_hidden < 1.0f) {
             timed("ReLU and dropout after", name, 0, [&] {
-                dropout_inplace(out, size_t(n) * fan_out, d->keep_hidden, true, *d, l + 1);
+                dropout_inplace(out, size_t(n) * fan_out, size_t(d->first_row) * fan_out, d->keep_hidden, true, *d,
+                                l + 1);
                 return 0;
             });
         } else if (l + 1 < L) {  // no dropout: ReLU and the next layer's non-zeros in one pass
@@ -182,44 +189,49 @@ void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, const s
     }
 }
 
-}  // namespace
-
-double softmax_cross_entropy(const float* logits, int n, int classes, const uint8_t* labels, float* dlogits) {
-    double total = 0;
-    for (int i = 0; i < n; ++i) {
-        const float* z = logits + size_t(i) * classes;
-        float zmax = z[0];
-        for (int c = 1; c < classes; ++c) zmax = std::max(zmax, z[c]);
-        double sum = 0;
-        for (int c = 0; c < classes; ++c) sum += std::exp(double(z[c]) - zmax);
-        total += std::log(sum) - (double(z[labels[i]]) - zmax);
-        if (dlogits) {
-            float* g = dlogits + size_t(i) * classes;
-            for (int c = 0; c < classes; ++c) {
-                const double p = std::exp(double(z[c]) - zmax) / sum;
-                g[c] = float((p - (c == labels[i] ? 1.0 : 0.0)) / n);
-            }
+// Row z's loss against `label`, and, when g is not null, (softmax - onehot) / divisor into g (which
+// may be z itself: each z[c] is read before g[c] is written). Double accumulation in class order.
+double softmax_row(const float* z, int classes, uint8_t label, int divisor, float* g) {
+    float zmax = z[0];
+    for (int c = 1; c < classes; ++c) zmax = std::max(zmax, z[c]);
+    double sum = 0;
+    for (int c = 0; c < classes; ++c) sum += std::exp(double(z[c]) - zmax);
+    const double loss = std::log(sum) - (double(z[label]) - zmax);
+    if (g)
+        for (int c = 0; c < classes; ++c) {
+            const double p = std::exp(double(z[c]) - zmax) / sum;
+            g[c] = float((p - (c == label ? 1.0 : 0.0)) / divisor);
         }
-    }
-    return n > 0 ? total / n : 0.0;
+    return loss;
 }
 
-double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& d) {
+// The training pass on the n rows in ws.input, rows d.first_row.. of a batch of batch_rows rows:
+// dropout, forward, each row's loss into row_loss[0..n) (when not null; else their sum in row
+// order is returned), d loss / d logits (divided by batch_rows), and backward through every
+// layer. The weight gradients (sums over the rows) only when weight_grads is set.
+double training_pass(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& d,
+                     int batch_rows, double* row_loss, bool weight_grads) {
     const size_t L = net.layers();
     if (ws.grads.size() != L) throw std::logic_error("forward_backward needs a training workspace");
     Profiler timed(ws.profile);
     timed("dropout on the input", "", 0, [&] {
-        if (d.keep_input < 1.0f) dropout_inplace(ws.input.data(), size_t(n) * net.sizes[0], d.keep_input, false, d, 0);
+        if (d.keep_input < 1.0f)
+            dropout_inplace(ws.input.data(), size_t(n) * net.sizes[0], size_t(d.first_row) * net.sizes[0],
+                            d.keep_input, false, d, 0);
         return 0;
     });
     forward(net, ws, n, &d, nullptr, timed);
     const int classes = net.sizes.back();
-    double loss = 0;
+    double total = 0;
     timed("softmax cross-entropy and its gradient", "", 0, [&] {
-        loss = softmax_cross_entropy(ws.logits.data(), n, classes, labels, ws.logits.data());
+        for (int i = 0; i < n; ++i) {
+            float* z = ws.logits.data() + size_t(i) * classes;
+            const double loss = softmax_row(z, classes, labels[i], batch_rows, z);
+            if (row_loss) row_loss[i] = loss;
+            else total += loss;
+        }
         return 0;
     });
-
     // Backward: `upstream` is d loss / d (output of layer l), already through the activation.
     const float* upstream = ws.logits.data();
     for (size_t l = L; l-- > 0;) {
@@ -227,13 +239,16 @@ double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* lab
         const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
         const std::string name = ws.profile ? weight_name(l, L) : std::string();
         const double dense = double(n) * fan_in * fan_out;
-        timed("non-zeros transposed for the gradient of", name, 0, [&] {
-            transpose(ws.nonzeros[l], ws.nonzeros_t);
-            return 0;
-        });
-        timed("gradient of", name, dense, [&] {
-            return gemm_sparse_or_dense(Trans::T, Trans::N, below, ws.nonzeros_t, fan_out, upstream, ws.grads[l].data());
-        });
+        if (weight_grads) {
+            timed("non-zeros transposed for the gradient of", name, 0, [&] {
+                transpose(ws.nonzeros[l], ws.nonzeros_t);
+                return 0;
+            });
+            timed("gradient of", name, dense, [&] {
+                return gemm_sparse_or_dense(Trans::T, Trans::N, below, ws.nonzeros_t, fan_out, upstream,
+                                            ws.grads[l].data());
+            });
+        }
         if (l == 0) break;
         float* dh = ws.delta[l - 1].data();
         if (l + 1 == L) {  // upstream is d loss / d logits: dense
@@ -259,7 +274,37 @@ double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* lab
         });
         upstream = dh;
     }
-    return loss;
+    return total;
+}
+
+}  // namespace
+
+double softmax_cross_entropy(const float* logits, int n, int classes, const uint8_t* labels, float* dlogits) {
+    double total = 0;
+    for (int i = 0; i < n; ++i)
+        total += softmax_row(logits + size_t(i) * classes, classes, labels[i], n,
+                             dlogits ? dlogits + size_t(i) * classes : nullptr);
+    return n > 0 ? total / n : 0.0;
+}
+
+double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& d) {
+    const double total = training_pass(net, ws, n, labels, d, n, nullptr, true);
+    return n > 0 ? total / n : 0.0;
+}
+
+void forward_backward_rows(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& d,
+                           int batch_rows, double* row_loss) {
+    training_pass(net, ws, n, labels, d, batch_rows, row_loss, false);
+    ws.nonzeros_by_column.resize(net.layers());
+    for (size_t l = 0; l < net.layers(); ++l) transpose(ws.nonzeros[l], ws.nonzeros_by_column[l]);
+}
+
+void weight_gradient_go_on(const Mlp& net, Workspace& ws, size_t layer, int n, int row_begin, int row_end) {
+    if (layer >= net.layers() || ws.nonzeros_by_column.size() != net.layers() || ws.nonzeros_by_column[layer].cols != n)
+        throw std::logic_error("weight_gradient_go_on needs forward_backward_rows on the same rows first");
+    const float* upstream = layer + 1 == net.layers() ? ws.logits.data() : ws.delta[layer].data();
+    sparse_gemm_go_on(ws.nonzeros_by_column[layer], row_begin, row_end, Trans::N, net.sizes[layer + 1], upstream,
+                      ws.grads[layer].data());
 }
 
 std::vector<PackedB> pack_weights(const Mlp& net) {

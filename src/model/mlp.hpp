@@ -33,6 +33,8 @@ struct DropoutSpec {
     float keep_hidden = 1.0f;  // keep probability of each hidden unit
     uint64_t seed = 0;
     uint64_t step = 0;         // masks are a pure function of (seed, step, layer, element)
+    int64_t first_row = 0;     // the batch row of the workspace's row 0 (a slice of a batch shared
+                               // by several processes; an element's mask is that of its batch row)
 };
 
 // Where the time of forward_backward goes, summed over the calls made with Workspace::profile set
@@ -60,6 +62,7 @@ struct Workspace {
     std::vector<SparseRows> nonzeros;  // of the input and of each hidden output, by rows (forward)
     SparseRows nonzeros_t;         // the same transposed, for a weight gradient (backward)
     SparseRows nonzeros_delta;     // of a gradient masked by ReLU and dropout (backward)
+    std::vector<SparseRows> nonzeros_by_column;  // transposed nonzeros, every layer (forward_backward_rows)
     StepProfile* profile = nullptr;  // when set, forward_backward times its parts into it
 };
 // An inference workspace (forward_logits only) has no gradient buffers.
@@ -70,6 +73,20 @@ Workspace make_workspace(const Mlp& net, int capacity, WorkspaceUse use = Worksp
 // applies dropout, computes the mean cross-entropy and the gradient of every weight into ws.grads.
 // Returns the mean loss (summed in double in row order, independent of the thread count).
 double forward_backward(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& dropout);
+
+// A slice of a batch (data-parallel training, where each process holds consecutive rows of every
+// batch): forward_backward on the n rows in ws.input, which are rows d.first_row.. of a batch of
+// batch_rows rows, without the sums over rows. The dropout masks are those of the batch rows, each
+// row's loss goes to row_loss[0..n), d loss / d logits is divided by batch_rows, and the gradient
+// is carried back to every layer's input; the weight gradients are left to weight_gradient_go_on.
+void forward_backward_rows(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& dropout,
+                           int batch_rows, double* row_loss);
+
+// Rows [row_begin, row_end) of the gradient of weight `layer`, in ws.grads[layer], continue their
+// sums over the batch rows with this slice's n rows (after forward_backward_rows on them): one FMA
+// chain per element, going on from the partial sums held there (zeros for the batch's first slice).
+// Slices continued in batch order give forward_backward's gradient bit for bit (sparse.hpp).
+void weight_gradient_go_on(const Mlp& net, Workspace& ws, size_t layer, int n, int row_begin, int row_end);
 
 // The weights packed for the products of inference (PackedB, sparse.hpp): worth it when they serve
 // many batches, as in an evaluation. Valid until the weights change.

@@ -294,14 +294,19 @@ void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, i
 // task never changes its result. The block
 // of op(B) comes from `packed` when given, else each task packs it, a k-chunk at a time, into a
 // panel on its stack.
-void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, const PackedB* packed, float* C) {
-    const int blocks = (n + kBlockCols - 1) / kBlockCols, chunks = (S.rows + kChunkRows - 1) / kChunkRows;
+// Only rows [row_begin, row_end) of C are computed; with `go_on` their chains continue from the
+// partial sums C holds instead of starting from +0.
+void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, const PackedB* packed, float* C,
+                       int row_begin, int row_end, bool go_on) {
+    const int span = row_end - row_begin;
+    const int blocks = (n + kBlockCols - 1) / kBlockCols, chunks = (span + kChunkRows - 1) / kChunkRows;
     const int tasks = blocks * chunks;
-    const bool parallel = S.nonzeros() * n > kParallelWork;
+    const int64_t work = span == S.rows ? S.nonzeros() * n : S.nonzeros() * n / std::max(1, S.rows) * span;
+    const bool parallel = work > kParallelWork;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (int t = 0; t < tasks; ++t) {
         const int j0 = (t / chunks) * kBlockCols, w = std::min(kBlockCols, n - j0), ldp = padded_width(w);
-        const int r0 = (t % chunks) * kChunkRows, rows = std::min(S.rows - r0, kChunkRows);
+        const int r0 = row_begin + (t % chunks) * kChunkRows, rows = std::min(row_end - r0, kChunkRows);
         const BlockKernels kernels = block_kernels_for(w);
         const typename Vec::Mask tail = Vec::tail_mask(w);
         // k-chunks: rows k0..k0+kc of the block of op(B) stay in the L1 cache while every row of
@@ -320,13 +325,14 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
                 pack_panel(tb, B, S.cols, n, j0, w, k0, k1, ldp, panel);
                 rows_of_b = panel - size_t(k0) * ldp;
             }
+            const bool first = k0 == 0 && !go_on;
             int r = 0;
             if (kernels.four_rows)
                 for (; r + 4 <= rows; r += 4)
-                    kernels.four_rows(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, k0 == 0);
+                    kernels.four_rows(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, first);
             for (; r < rows; ++r)
-                if (next[r]->index < k1 || k0 == 0)  // a row with no entry in this k-chunk keeps its sums
-                    kernels.one_row(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, k0 == 0);
+                if (next[r]->index < k1 || first)  // a row with no entry in this k-chunk keeps its sums
+                    kernels.one_row(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, first);
         }
     }
 }
@@ -400,12 +406,19 @@ PackedB::PackedB(Trans tb, int k, int n, const float* B) : k_(k), n_(n) {
 const float* PackedB::block(int j0) const { return data_.get() + size_t(j0 / kBlockCols) * k_ * kBlockCols; }
 
 void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C) {
-    sparse_gemm_tasks(S, tb, n, B, nullptr, C);
+    sparse_gemm_tasks(S, tb, n, B, nullptr, C, 0, S.rows, false);
+}
+
+void sparse_gemm_go_on(const SparseRows& S, int row_begin, int row_end, Trans tb, int n, const float* B, float* C) {
+    if (row_begin < 0 || row_end > S.rows || row_begin > row_end)
+        throw std::invalid_argument("sparse_gemm_go_on: rows out of range");
+    if (n == 0 || row_begin == row_end) return;
+    sparse_gemm_tasks(S, tb, n, B, nullptr, C, row_begin, row_end, true);
 }
 
 void sparse_gemm(const SparseRows& S, const PackedB& B, float* C) {
     if (B.rows() != S.cols) throw std::invalid_argument("sparse_gemm: the packed B has the wrong number of rows");
-    sparse_gemm_tasks(S, Trans::N, B.cols(), nullptr, &B, C);
+    sparse_gemm_tasks(S, Trans::N, B.cols(), nullptr, &B, C, 0, S.rows, false);
 }
 
 void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B, float* C) {
@@ -451,7 +464,7 @@ int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRow
         gemm(ta, tb, m, n, k, A, B, C);
         return int64_t(m) * n * k;
     }
-    sparse_gemm_tasks(S, tb, n, B, packed, C);
+    sparse_gemm_tasks(S, tb, n, B, packed, C, 0, S.rows, false);
     return nonzeros * n;
 }
 

@@ -52,6 +52,15 @@ void transpose(const SparseRows& S, SparseRows& T);
 // column order from +0: gemm's bits for the dense matrix (finite B).
 void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C);
 
+// Rows [row_begin, row_end) of C[S.rows x n] += S * op(B), as one chain: each element's FMA chain
+// over S's entries of its row goes on from the partial sum C holds (C's other rows are untouched).
+// So a product whose inner dimension is cut into consecutive parts, each continued by this from the
+// previous part's result (the first part started from +0, e.g. by sparse_gemm), gives exactly the
+// bits of the whole product: how data-parallel training sums a weight gradient over the batch rows
+// held by several processes. The scalar kernel (portable builds) is std::fma, the same chain.
+// throws std::invalid_argument when the rows are not within [0, S.rows].
+void sparse_gemm_go_on(const SparseRows& S, int row_begin, int row_end, Trans tb, int n, const float* B, float* C);
+
 // op(B) (k x n, B stored as for sparse_gemm) in the layout sparse_gemm's kernel reads: blocks of
 // columns, each block's rows padded to whole vectors and aligned. sparse_gemm copies the part of B
 // each task needs into such a panel in every product; a B that serves many products (the weights

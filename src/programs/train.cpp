@@ -1,17 +1,20 @@
 // ./train: parses options, loads MNIST, runs the trainer, reports. Rerunning the same command
 // resumes from the newest checkpoint in --ckpt_dir. SIGINT/SIGTERM: finish the step, save, exit
 // 128+signal; a second signal exits at once. Exit 75 (kExitUnsaved) when the state reached could
-// not be saved; 1 for any other error.
+// not be saved; 1 for any other error. Under mpirun (MPI builds) every rank runs this program:
+// the ranks train data-parallel, rank 0 saves and logs (trainer.hpp, ranks.hpp).
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <cstdlib>
 #include <cxxopts.hpp>
 #include <spdlog/spdlog.h>
 
 #include "data_loader/idx.hpp"
 #include "src/cli/options.hpp"
+#include "src/comm/world.hpp"
 #include "src/train/trainer.hpp"
 
 namespace {
@@ -36,14 +39,16 @@ void install_stop_handlers() {
 
 int main(int argc, char** argv) {
     using namespace mnist;
+    std::unique_ptr<Comm> world;
     try {
+        world = join_world(argc, argv);  // several processes under mpirun, else one
         const auto parsed = parse_train_options(argc, argv);
-        if (parsed.exit_now) return parsed.exit_code;
+        if (parsed.exit_now) return world->rank() == 0 ? parsed.exit_code : 0;
         const TrainConfig& c = parsed.config;  // validated by the parser
         const char* fault_env = std::getenv("MNIST_FAULT");
         const FaultPoint fault = fault_point_from_string(fault_env ? fault_env : "");
         install_stop_handlers();
-        if (parsed.quiet) spdlog::set_level(spdlog::level::warn);
+        if (parsed.quiet || world->rank() != 0) spdlog::set_level(spdlog::level::warn);
         TrainReporting report;
         report.progress = parsed.quiet || parsed.progress == "off" ? ProgressMode::off
                           : parsed.progress == "auto" && isatty(STDOUT_FILENO) ? ProgressMode::terminal
@@ -51,7 +56,10 @@ int main(int argc, char** argv) {
         const Mnist data = load_mnist(c.data_dir, size_t(c.validation_size));
         spdlog::info("data '{}': {} training, {} validation, {} test images", c.data_dir, data.train.size(),
                      data.validation.size(), data.test.size());
-        const TrainOutcome out = train(c, data, g_stop, fault, report);
+        if (world->size() > 1)
+            spdlog::info("data-parallel on {} processes: rank 0 saves and logs; every tensor as one process computes it",
+                         world->size());
+        const TrainOutcome out = train(c, data, g_stop, fault, report, {}, world.get());
         if (out.stopped_by_signal) {
             spdlog::info("stopped by signal {} at global_step {}; rerun the same command to resume",
                          out.stopped_by_signal, out.global_step);
@@ -61,9 +69,18 @@ int main(int argc, char** argv) {
         return 0;
     } catch (const SaveError& e) {  // the state reached is not on disk: not bad input
         spdlog::error("{}", e.what());
+        if (world && world->size() > 1) abort_world(*world, kExitUnsaved);  // no rank may wait for rank 0
         return kExitUnsaved;
+    } catch (const RanksDisagree& e) {  // every rank knows, and stops by itself: rank 0 says why
+        if (world->rank() == 0) spdlog::error("{}", e.what());
+        return 1;
     } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());
+        if (world && world->size() > 1) {
+            spdlog::error("rank {} of {}: {}", world->rank(), world->size(), e.what());
+            abort_world(*world, 1);  // the other ranks may be waiting for this one
+        } else {
+            spdlog::error("{}", e.what());
+        }
         return 1;
     }
 }

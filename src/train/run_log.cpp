@@ -138,4 +138,12 @@ void RunLog::stop(int signal, int64_t step) {
     spdlog::warn("signal {} received: saving at global_step {} and stopping", signal, step);
 }
 
+void RunLog::traffic(const std::vector<int64_t>& bytes_per_step) {
+    if (bytes_per_step.size() < 2) return;
+    std::string list;
+    for (int64_t b : bytes_per_step) list += (list.empty() ? "" : ", ") + std::to_string(b);
+    spdlog::info("data-parallel on {} processes: bytes sent per step by rank 0..{}: {}", bytes_per_step.size(),
+                 bytes_per_step.size() - 1, list);
+}
+
 }  // namespace mnist

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "src/model/evaluate.hpp"
 #include "src/model/training_state.hpp"
@@ -53,6 +54,8 @@ public:
     // The epoch that st just finished, with its evaluations: the per-epoch line and its record.
     // The next epoch's clocks start here.
     void epoch_end(const TrainingState& st, const EvalResult& validation, const EvalResult& test);
+    // The bytes each rank of a data-parallel run sent per step (by rank); nothing for one process.
+    void traffic(const std::vector<int64_t>& bytes_per_step);
     // A stop signal arrived; the run saves and returns.
     void stop(int signal, int64_t step);
 

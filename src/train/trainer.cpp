@@ -2,6 +2,7 @@
 #include "src/train/trainer.hpp"
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -9,6 +10,7 @@
 
 #include "src/numerics/gemm.hpp"
 #include "src/train/epoch_order.hpp"
+#include "src/train/ranks.hpp"
 #include "src/train/save_schedule.hpp"
 #include "src/train/team_tuner.hpp"
 
@@ -49,6 +51,36 @@ void land_last_save(SaveSchedule& saves, const TrainingState& st, int64_t start_
                                     saves.last_error().empty() ? "the save did not run" : saves.last_error()));
 }
 
+// A rank other than 0 of a data-parallel run: rank 0's state, then the same steps, evaluations and
+// stop decisions as rank 0 (each is a collective), without saving or logging anything.
+TrainOutcome follow(const TrainConfig& c, const Mnist& data, const std::atomic<int>& stop_signal, Comm& comm) {
+    const RunShape shape = run_shape(c, data);
+    set_compute_threads(c.threads);
+    TrainingState st = initial_state(c, shape.input_size, shape.steps_per_epoch);
+    share_state(comm, st);
+    const std::unique_ptr<Ranks> ranks = make_ranks(comm, st);
+    EpochOrder order(data.train.size(), c.batch_size, shape.steps_per_epoch, c.seed, c.shuffle);
+    std::optional<TeamTuner> tuner = team_tuner_for(c.threads);
+    TrainOutcome out;
+    while (st.global_step < shape.total_steps) {
+        const auto t0 = std::chrono::steady_clock::now();
+        ranks->step(st, data.train, order.batch(st.global_step));
+        if (tuner && tuner->record(seconds_since(t0)) == TeamTuner::Change::team) set_compute_threads(tuner->threads());
+        if (st.at_epoch_end()) {
+            ranks->evaluate(st.net, data.validation);
+            ranks->evaluate(st.net, data.test);
+            ++out.epochs_done;
+        }
+        if (const int sig = ranks->agreed_stop(stop_signal.load())) {
+            out.stopped_by_signal = sig;
+            break;
+        }
+    }
+    ranks->bytes_per_step();  // rank 0 logs everyone's
+    out.global_step = st.global_step;
+    return out;
+}
+
 }  // namespace
 
 double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows, Workspace& ws) {
@@ -59,52 +91,61 @@ double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows,
                               uint64_t(st.global_step)};
     const double loss = forward_backward(st.net, ws, batch, ws.labels.data(), dropout);
     rmsprop_step(st.opt, st.net, ws.grads);
-    if (st.global_step % st.steps_per_epoch == 0) st.epoch_loss_sum = 0;
-    st.epoch_loss_sum += loss;
-    ++st.global_step;
+    count_step(st, loss);
     return loss;
 }
 
+void count_step(TrainingState& st, double loss) {
+    if (st.global_step % st.steps_per_epoch == 0) st.epoch_loss_sum = 0;
+    st.epoch_loss_sum += loss;
+    ++st.global_step;
+}
+
 TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<int>& stop_signal, FaultPoint fault,
-                   const TrainReporting& report, const FinalSaveRetries& retries) {
+                   const TrainReporting& report, const FinalSaveRetries& retries, Comm* comm) {
+    SingleProcess alone;
+    Comm& world = comm ? *comm : alone;
+    check_ranks_agree(world, c, data);
+    if (world.rank() != 0) return follow(c, data, stop_signal, world);
     const RunShape shape = run_shape(c, data);
     set_compute_threads(c.threads);
     Start start = restore_or_initialize(c, shape, fault);
     TrainingState& st = start.state;
+    share_state(world, st);
+    const std::unique_ptr<Ranks> ranks = make_ranks(world, st);
     RunLog log(c, report);
     log.begin(st, start.restored_file);
     SaveSchedule saves(start.saver, c);
     EpochOrder order(data.train.size(), c.batch_size, shape.steps_per_epoch, c.seed, c.shuffle);
-    Workspace ws = make_workspace(st.net, int(c.batch_size));
-    EvalWorkspace eval_ws = make_eval_workspace(st.net);
     std::optional<TeamTuner> tuner = team_tuner_for(c.threads);
 
     const int64_t start_step = st.global_step;
     TrainOutcome out;
     while (st.global_step < shape.total_steps) {
         const auto t0 = std::chrono::steady_clock::now();
-        train_step(st, data.train, order.batch(st.global_step), ws);
+        ranks->step(st, data.train, order.batch(st.global_step));
         const double step_seconds = seconds_since(t0);
         if (tuner) follow_team(*tuner, step_seconds, st.global_step, log);
         log.step(st, step_seconds);
 
         if (st.at_epoch_end()) {
             log.save(saves.settle());  // a periodic save's record goes before this epoch's
-            const EvalResult validation = evaluate(st.net, data.validation, eval_ws);
-            const EvalResult test = evaluate(st.net, data.test, eval_ws);
+            const EvalResult validation = ranks->evaluate(st.net, data.validation);
+            const EvalResult test = ranks->evaluate(st.net, data.test);
             log.epoch_end(st, validation, test);
             log.save(saves.start(st, "end of epoch"));
             ++out.epochs_done;
         } else if (saves.due(st)) {
             log.save(saves.start(st, "periodic"));
         }
-        if (const int sig = stop_signal.load()) {
+        if (const int sig = ranks->agreed_stop(stop_signal.load())) {
             log.stop(sig, st.global_step);
             if (!st.at_epoch_end()) log.save(saves.start(st, "stop requested"), false);
             out.stopped_by_signal = sig;
             break;
         }
     }
+    log.traffic(ranks->bytes_per_step());
     log.save(saves.settle_last(), false);
     land_last_save(saves, st, start_step, log, retries);
     out.global_step = st.global_step;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "data_loader/mnist.hpp"
+#include "src/comm/comm.hpp"
 #include "src/train/run_log.hpp"
 #include "src/train/start.hpp"
 
@@ -29,6 +30,9 @@ struct TrainOutcome {
 // requires: ws is a training workspace for st.net with room for config.batch_size rows.
 double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows, Workspace& ws);
 
+// The bookkeeping at the end of every step: the epoch's loss sum (restarted at its first step), the counter.
+void count_step(TrainingState& st, double loss);
+
 // Runs training as c says, on `data`. `stop_signal` is polled after every step: when non-zero, the
 // trainer saves and returns with stopped_by_signal set. Reports through a RunLog (see run_log.hpp).
 // requires: validate(c) passed.
@@ -37,8 +41,12 @@ double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows,
 // failed saves in a row; the save that ends the run, at its last step or at a stop signal, failed
 // `retries.attempts` times: the message names the step reached and the newest checkpoint on disk).
 // Returning normally means the state reached is on disk.
+// With `comm` of several processes (mpirun), the run is data-parallel (ranks.hpp): rank 0 restores,
+// saves, logs and writes the metrics as a single process does, the others only compute; every rank
+// must call train with the same options and data (checked: RanksDisagree), and all stop at the same
+// step, with the same outcome. Without comm, one process.
 TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<int>& stop_signal,
                    FaultPoint fault = FaultPoint::none, const TrainReporting& report = {},
-                   const FinalSaveRetries& retries = {});
+                   const FinalSaveRetries& retries = {}, Comm* comm = nullptr);
 
 }  // namespace mnist

@@ -9,15 +9,44 @@
 # a filler fills and frees at random moments during the runs: a run may then end with status 75 (its
 # last state could not be saved); its message must name the newest valid checkpoint on disk (or say
 # none was saved), and the rerun, once space is freed, must still end identical.
-#   usage: tests/e2e/crash_test.sh [KILLS] [--disk-full]   (default 10; needs `make` to have built build/)
+# MPI mode (second argument `mpi`): every run is `mpirun -np N ./train` with N drawn from 1..4, a
+# random rank is killed with SIGKILL at a random moment (mpirun then takes the job down), and the
+# rerun draws another N; the reference is still one process.
+#   usage: tests/e2e/crash_test.sh [KILLS] [mpi] [--disk-full]   (default 10; needs `make` to have built build/)
 # Prints `crash_test: K kills, R resumes, identical=yes|no`; exits non-zero on any difference or
 # failed resume.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-kills_wanted=10 disk_full=no
+kills_wanted=10 disk_full=no mode=threads
 for a in "$@"; do
-  case "$a" in --disk-full) disk_full=yes ;; *) kills_wanted=$a ;; esac
+  case "$a" in --disk-full) disk_full=yes ;; mpi) mode=mpi ;; *) kills_wanted=$a ;; esac
 done
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_mpi_yield_when_idle=1
+# launch THREADS ARGS...: one run in the background (pid in $pid): one process, or mpirun on a random N.
+launch() {
+  local threads=$1
+  shift
+  if [[ $mode == mpi ]]; then
+    ranks=$((1 + RANDOM % 4))
+    mpirun -np "$ranks" "$build/train" "$@" --threads 1 &
+  else
+    ranks=1
+    "$build/train" "$@" --threads "$threads" &
+  fi
+  pid=$!
+}
+# The process to kill: the run itself, or in MPI mode a random rank of it (once the ranks exist).
+victim() {
+  [[ $mode == mpi ]] || { echo "$pid"; return; }
+  local v=""
+  for _ in $(seq 50); do
+    v=$(pgrep -P "$pid" -x train | shuf -n 1)
+    [[ -n $v ]] || ! kill -0 "$pid" 2>/dev/null && break
+    sleep 0.02
+  done
+  echo "${v:-$pid}"
+}
 build=${BUILD:-build}
 for b in train ckpt make_test_data; do
   [[ -x "$build/$b" ]] || { echo "crash_test: $build/$b is missing; run make first" >&2; exit 2; }
@@ -90,7 +119,8 @@ args=(--data_dir "$work/data" --hidden 128,64 --batch_size 32 --validation_size 
 final=$(ls "$work/reference" | sed -n 's/^model-\([0-9]*\)\.safetensors$/\1/p' | sort -n | tail -1)
 # How long a whole run takes, so that random kills land anywhere in it.
 start=$(date +%s%N)
-"$build/train" "${args[@]}" --threads 2 --ckpt_dir "$work/timing" > /dev/null 2>&1
+launch 2 "${args[@]}" --ckpt_dir "$work/timing" > /dev/null 2>&1
+wait "$pid"
 run_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 rm -rf "$work/timing"
 
@@ -104,27 +134,28 @@ while (( kills < kills_wanted )); do
     fault=""
     (( kills < kills_wanted && RANDOM % 4 == 0 )) && fault=${faults[$((RANDOM % 4))]}
     log="$work/run.log"
-    MNIST_FAULT=$fault "$build/train" "${args[@]}" --threads "$threads" --ckpt_dir "$dir" > "$log" 2>&1 &
-    pid=$!
+    MNIST_FAULT=$fault launch "$threads" "${args[@]}" --ckpt_dir "$dir" > "$log" 2>&1
+    killed=no
     start_filler
     if (( kills < kills_wanted )) && [[ -z "$fault" ]]; then
       delay_ms=$((RANDOM % (run_ms + 1)))
       sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
-      kill -9 "$pid" 2>/dev/null
+      kill -9 "$(victim)" 2>/dev/null && killed=yes
     fi
     wait "$pid" 2>/dev/null
     status=$?
     stop_filler
     grep -q "restored model-" "$log" && resumes=$((resumes + 1))
     if (( status == 0 )); then break; fi
-    if (( status == 137 )); then kills=$((kills + 1)); continue; fi
+    # One process killed exits 137; mpirun whose rank was killed (or killed itself at a fault) exits non-zero.
+    if (( status == 137 )) || [[ $mode == mpi && ( $killed == yes || -n $fault ) ]]; then kills=$((kills + 1)); continue; fi
     if (( status == 75 )) && [[ $disk_full == yes ]]; then
       check_unsaved_message "$log" "$dir" || { failed_resume=yes; break; }
       unsaved=$((unsaved + 1))
       rm -f "$disk/filler"
       continue
     fi
-    echo "crash_test: a run failed with status $status (threads $threads, fault '$fault'):"
+    echo "crash_test: a run failed with status $status (threads $threads, ranks $ranks, fault '$fault'):"
     tail -5 "$log"
     failed_resume=yes
     break
@@ -141,5 +172,5 @@ while (( kills < kills_wanted )); do
 done
 
 [[ $disk_full == yes ]] && echo "crash_test: disk-full mode: 8 MB tmpfs, the disk filled $fills times, $unsaved runs ended with status 75 naming what was on disk"
-echo "crash_test: $kills kills, $resumes resumes, identical=$identical ($rounds rounds, runs of ${run_ms} ms)"
+echo "crash_test: $kills kills, $resumes resumes, identical=$identical ($rounds rounds, runs of ${run_ms} ms, mode $mode)"
 [[ $identical == yes && $failed_resume == no ]]

@@ -177,3 +177,45 @@ TEST_CASE("mlp: an inference workspace holds no gradients and refuses a training
     ws.input.setZero();
     CHECK_THROWS_AS(forward_backward(net, ws, 4, labels, DropoutSpec{}), std::logic_error);
 }
+
+TEST_CASE("mlp: a batch cut into slices, gradients continued slice after slice, gives forward_backward's bits", "[mlp]") {
+    // What data-parallel training computes on N processes (ranks.hpp), here on one: each slice's
+    // rows alone, the sums over rows chained in row order.
+    const int batch = 37;
+    Mlp net = init_mlp({50, 40, 30, 10}, 3, 0.1f);
+    Matrix x(batch, 50);
+    fill_normal(x.data(), size_t(x.size()), 1.0f, 4, 0);
+    x = x.cwiseAbs();
+    std::vector<uint8_t> y(batch);
+    for (int i = 0; i < batch; ++i) y[size_t(i)] = uint8_t((i * 7) % 10);
+    const DropoutSpec d{0.8f, 0.5f, 21, 5};
+    Workspace whole = make_workspace(net, batch);
+    whole.input = x;
+    const double expected_loss = forward_backward(net, whole, batch, y.data(), d);
+    if (!gemm_sums_in_k_order()) return;  // the portable build's dense products sum in Eigen's order
+    for (int slices : {1, 2, 3, 4, 7, batch}) {
+        std::vector<Matrix> grads;
+        for (const Matrix& w : net.weights) grads.push_back(Matrix::Zero(w.rows(), w.cols()));
+        double loss_sum = 0;
+        for (int s = 0; s < slices; ++s) {
+            const int r0 = batch * s / slices, r1 = batch * (s + 1) / slices, n = r1 - r0;
+            Workspace ws = make_workspace(net, n);
+            ws.input = x.middleRows(r0, n);
+            DropoutSpec part = d;
+            part.first_row = r0;
+            std::vector<double> row_loss(static_cast<size_t>(n));
+            forward_backward_rows(net, ws, n, y.data() + r0, part, batch, row_loss.data());
+            for (double l : row_loss) loss_sum += l;
+            for (size_t l = 0; l < net.layers(); ++l) {
+                ws.grads[l] = grads[l];
+                for (int i0 = 0; i0 < net.sizes[l]; i0 += 8)
+                    weight_gradient_go_on(net, ws, l, n, i0, std::min(net.sizes[l], i0 + 8));
+                grads[l] = ws.grads[l];
+            }
+        }
+        INFO(slices << " slices");
+        CHECK(loss_sum / batch == expected_loss);
+        for (size_t l = 0; l < net.layers(); ++l)
+            CHECK(std::memcmp(grads[l].data(), whole.grads[l].data(), size_t(grads[l].size()) * 4) == 0);
+    }
+}

@@ -262,3 +262,30 @@ TEST_CASE("sparse: ReLU with compress in one pass equals ReLU and then compress,
         }
     }
 }
+
+TEST_CASE("sparse: a product continued over consecutive parts of k, block of rows by block, equals the whole product", "[sparse]") {
+    // The weight gradient of data-parallel training: op(A)'s columns (batch rows) cut among
+    // processes, each continuing the partial sums of the one before, a block of output rows at a time.
+    const int m = 70, n = 37, k = 23;
+    const std::vector<float> A = sparse_matrix(k, m, 0.3, 5);  // stored k x m: op(A) = A^T
+    const std::vector<float> B = dense_matrix(size_t(k) * n, 6);
+    SparseRows whole;
+    compress(Trans::T, m, k, A.data(), whole);
+    std::vector<float> expected(size_t(m) * n);
+    sparse_gemm(whole, Trans::N, n, B.data(), expected.data());
+    for (int parts : {1, 2, 3, 5, 23}) {
+        std::vector<float> C(size_t(m) * n, 0.0f);
+        for (int p = 0; p < parts; ++p) {
+            const int k0 = k * p / parts, k1 = k * (p + 1) / parts;
+            SparseRows part;
+            compress(Trans::T, m, k1 - k0, A.data() + size_t(k0) * m, part);
+            for (int r0 = 0; r0 < m; r0 += 16) sparse_gemm_go_on(part, r0, std::min(m, r0 + 16), Trans::N, n,
+                                                                 B.data() + size_t(k0) * n, C.data());
+        }
+        INFO(parts << " parts");
+        CHECK(same_bits(C, expected));
+    }
+    std::vector<float> C(size_t(m) * n);
+    CHECK_THROWS_AS(sparse_gemm_go_on(whole, 10, m + 1, Trans::N, n, B.data(), C.data()), std::invalid_argument);
+    CHECK_THROWS_AS(sparse_gemm_go_on(whole, 5, 4, Trans::N, n, B.data(), C.data()), std::invalid_argument);
+}

@@ -1,0 +1,55 @@
+// The processes of a run: how a batch is cut among ranks, the data fingerprint, and the one-process
+// world (MPI runs themselves are tested by tests/e2e/mpi_test.sh under mpirun).
+#include <catch2/catch.hpp>
+
+#include "src/comm/comm.hpp"
+#include "src/train/ranks.hpp"
+#include "tests/unit/fixture.hpp"
+
+using namespace mnist;
+
+TEST_CASE("ranks: a batch is cut into consecutive row ranges, one per rank, sizes differing by at most one", "[ranks]") {
+    for (int64_t batch : {1, 7, 128})
+        for (int ranks = 1; ranks <= batch && ranks <= 9; ++ranks) {
+            int64_t next = 0, smallest = batch, largest = 0;
+            for (int r = 0; r < ranks; ++r) {
+                const RowRange rows = rows_of_rank(r, ranks, batch);
+                CHECK(rows.begin == next);
+                smallest = std::min(smallest, rows.end - rows.begin);
+                largest = std::max(largest, rows.end - rows.begin);
+                next = rows.end;
+            }
+            INFO("batch " << batch << ", " << ranks << " ranks");
+            CHECK(next == batch);
+            CHECK(smallest >= 1);
+            CHECK(largest - smallest <= 1);
+        }
+}
+
+TEST_CASE("ranks: the fingerprint changes with any byte, the length and the seed", "[ranks]") {
+    std::vector<uint8_t> bytes(1001);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i * 31);
+    const uint64_t base = fingerprint(bytes.data(), bytes.size());
+    CHECK(fingerprint(bytes.data(), bytes.size()) == base);
+    CHECK(fingerprint(bytes.data(), bytes.size() - 1) != base);
+    CHECK(fingerprint(bytes.data(), bytes.size(), 1) != base);
+    for (size_t i : {size_t(0), size_t(7), size_t(500), size_t(1000)}) {
+        bytes[i] ^= 1;
+        CHECK(fingerprint(bytes.data(), bytes.size()) != base);
+        bytes[i] ^= 1;
+    }
+}
+
+TEST_CASE("ranks: one process alone agrees with itself, shares nothing and refuses point-to-point messages", "[ranks]") {
+    SingleProcess alone;
+    CHECK(alone.rank() == 0);
+    CHECK(alone.size() == 1);
+    CHECK(alone.max(5) == 5);
+    CHECK(alone.gather_all(3) == std::vector<int64_t>{3});
+    float x = 1;
+    CHECK_THROWS_AS(alone.send(0, &x, 4), std::logic_error);
+    CHECK_THROWS_AS(alone.receive(0, &x, 4), std::logic_error);
+    const TrainConfig c = testutil::small_config("unused", "unused");
+    Mnist data;
+    CHECK_NOTHROW(check_ranks_agree(alone, c, data));
+}
