@@ -8,7 +8,9 @@
 set -euo pipefail
 
 packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 zlib1g-dev nlohmann-json3-dev
-          libpng-dev python3-numpy)
+          libpng-dev python3-numpy
+          libonnx-dev libprotobuf-dev python3-onnx python3-opencv   # ckpt export --format onnx and its check
+          libcpp-httplib-dev curl)                                  # ./board and its HTTP test
 for arg in "$@"; do
   if [[ "$arg" == "--with-plot" ]]; then packages+=(python3-matplotlib); fi
 done
