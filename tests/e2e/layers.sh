@@ -2,7 +2,7 @@
 # The tree's layers, checked: a file includes only its own folder, the root vocabulary (src/*.hpp)
 # and the folders before it, in this order:
 #   src/ (root) -> data_loader/ -> src/numerics/ -> src/model/ -> src/checkpoint/ -> src/train/
-#   -> src/cli/ -> src/programs/
+#   -> src/cli/ -> src/serve/ -> src/programs/
 # Prints each include that goes the wrong way and exits 1; prints "layers: ok" otherwise.
 #   usage: tests/e2e/layers.sh
 set -uo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 rank() {
   case "$1" in
     src) echo 0 ;; data_loader) echo 1 ;; src/numerics) echo 2 ;; src/model) echo 3 ;;
-    src/checkpoint) echo 4 ;; src/train) echo 5 ;; src/cli) echo 6 ;; src/programs) echo 7 ;;
+    src/checkpoint) echo 4 ;; src/train) echo 5 ;; src/cli) echo 6 ;; src/serve) echo 7 ;; src/programs) echo 8 ;;
     *) echo 99 ;;
   esac
 }
