@@ -9,7 +9,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CKPT_DIR ?= ckpt_dir
 CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release $(if $(PORTABLE),-DMNIST_NATIVE=OFF,-DMNIST_NATIVE=ON)
-PROGRAMS := train eval ckpt
+PROGRAMS := train eval ckpt predict board
 PYTHON ?= /usr/bin/python3
 
 .PHONY: all build deps data test run bench crash-test plot clean

@@ -3,6 +3,7 @@
 // and what was found, so that the one line a user reads is enough to fix the input.
 #pragma once
 #include <stdexcept>
+#include <string>
 
 namespace mnist {
 
@@ -49,6 +50,19 @@ struct RanksDisagree : ConfigError {
 // A picture could not be written.
 struct PngError : Error {
     using Error::Error;
+};
+
+// An image file given to ./predict (or drawn on ./board's canvas) that cannot be read or classified:
+// not a PNG or PGM, malformed, too large, or with no ink.
+struct ImageError : Error {
+    using Error::Error;
+};
+
+// A request to ./board's JSON API that is malformed or names something it may not read (answered 4xx).
+struct RequestError : Error {
+    using Error::Error;
+    RequestError(int status, const std::string& message) : Error(message), status(status) {}
+    int status = 400;
 };
 
 }  // namespace mnist

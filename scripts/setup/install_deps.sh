@@ -4,18 +4,34 @@
 # numpy for Debian's python3 (scripts/tools/load_checkpoint.py and its test), and Open MPI
 # (openmpi-bin: mpirun; libopenmpi-dev: headers and the CMake package) for data-parallel training.
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
-#   usage: scripts/setup/install_deps.sh [--with-peer] [--with-plot]
-#     --with-peer: also PyTorch and OpenBLAS for the benchmark; --with-plot: matplotlib for make plot
+#   usage: scripts/setup/install_deps.sh [--with-peer] [--with-plot] [--with-browser]
+#     --with-peer: also PyTorch and OpenBLAS for the benchmark; --with-plot: matplotlib for make plot;
+#     --with-browser: Chromium, and puppeteer-core from npm (`npm ci` in tests/browser, no browser
+#     download) for ./board's browser test
 set -euo pipefail
 
 packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 zlib1g-dev nlohmann-json3-dev
-          libpng-dev python3-numpy openmpi-bin libopenmpi-dev)
+          libpng-dev python3-numpy
+          openmpi-bin libopenmpi-dev                                # mpirun ./train (data-parallel)
+          libonnx-dev libprotobuf-dev python3-onnx python3-opencv   # ckpt export --format onnx and its check
+          libcpp-httplib-dev curl)                                  # ./board and its HTTP test
 for arg in "$@"; do
   if [[ "$arg" == "--with-plot" ]]; then packages+=(python3-matplotlib); fi
+  if [[ "$arg" == "--with-browser" ]]; then packages+=(chromium); fi
 done
 if [[ " $* " == *" --with-peer "* ]]; then
   packages+=(python3-torch libopenblas0-pthread time bc)
 fi
+
+# puppeteer-core for the browser test, at the versions of tests/browser/package-lock.json.
+npm_browser() {
+  local dir
+  dir="$(cd "$(dirname "$0")/../.." && pwd)/tests/browser"
+  if [[ " $* " == *" --with-browser "* && ! -d "$dir/node_modules/puppeteer-core" ]]; then
+    echo "install_deps: npm ci in tests/browser (puppeteer-core, no browser download)"
+    (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,6 +49,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install_deps: everything needed is installed"
+  npm_browser "$@"
   exit 0
 fi
 
@@ -46,3 +63,4 @@ echo "install_deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 $cmd
+npm_browser "$@"

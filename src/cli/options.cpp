@@ -206,4 +206,68 @@ EvalOptions parse_eval_options(int argc, const char* const* argv) {
     return out;
 }
 
+PredictOptions parse_predict_options(int argc, const char* const* argv) {
+    PredictOptions d;
+    cxxopts::Options o("predict", "Classifies PNG or PGM pictures of digits with a checkpoint, after making each look like "
+                                  "an MNIST image (grey, light on dark, cropped, fitted to 20x20, centred by mass in 28x28).");
+    o.add_options()
+        ("ckpt_dir", "checkpoint directory; its latest checkpoint is used", cxxopts::value<std::string>()->default_value(d.ckpt_dir))
+        ("checkpoint", "a checkpoint file to use instead of the latest", cxxopts::value<std::string>()->default_value(""))
+        ("json", "print one JSON array of {file, class, class_name, probabilities} (failures: {file, error})")
+        ("top", "probabilities printed per image", cxxopts::value<std::string>()->default_value(text(d.top)))
+        ("save_preprocessed", "write the 28x28 image each file became into this directory, as <name>.png", cxxopts::value<std::string>()->default_value(""))
+        ("class_names", "digits, fashion, or auto: fashion when the checkpoint was trained on a data_dir containing 'fashion'", cxxopts::value<std::string>()->default_value(d.class_names))
+        ("images", "image files", cxxopts::value<std::vector<std::string>>())
+        ("h,help", "print this help")
+        ("version", "print the version");
+    o.parse_positional({"images"});
+    o.positional_help("IMAGE...");
+    const auto r = parse_or_throw(o, argc, argv);
+    PredictOptions out;
+    if (r.count("help") || r.count("version")) {
+        std::cout << (r.count("help") ? o.help() + "\nExit status: 0 every file classified, 1 otherwise.\n"
+                                      : std::string("predict ") + MNIST_VERSION + "\n");
+        out.exit_now = true;
+        return out;
+    }
+    out.ckpt_dir = get<std::string>(r, "ckpt_dir");
+    out.checkpoint = get<std::string>(r, "checkpoint");
+    out.json = r.count("json") > 0;
+    out.top = get<int64_t>(r, "top");
+    if (out.top < 1 || out.top > 10) throw ConfigError("--top must be 1 to 10, got " + std::to_string(out.top));
+    out.save_preprocessed = get<std::string>(r, "save_preprocessed");
+    out.class_names = get<std::string>(r, "class_names");
+    if (out.class_names != "auto" && out.class_names != "digits" && out.class_names != "fashion")
+        throw ConfigError("--class_names expects auto, digits or fashion, got '" + out.class_names + "'");
+    if (r.count("images")) out.images = r["images"].as<std::vector<std::string>>();
+    if (out.images.empty()) throw ConfigError("predict needs at least one IMAGE file (see --help)");
+    return out;
+}
+
+BoardOptions parse_board_options(int argc, const char* const* argv) {
+    BoardOptions d;
+    cxxopts::Options o("board", "Serves a local dashboard of a training run: curves, checkpoints, evaluation, "
+                                "and a canvas to draw digits on. Reads the checkpoint directory, never writes it.");
+    o.add_options()
+        ("ckpt_dir", "checkpoint directory to show (read only)", cxxopts::value<std::string>()->default_value(d.ckpt_dir))
+        ("data_dir", "directory with the MNIST test files (for evaluations)", cxxopts::value<std::string>()->default_value(d.data_dir))
+        ("host", "address to listen on (127.0.0.1: this machine only)", cxxopts::value<std::string>()->default_value(d.host))
+        ("port", "port to listen on (0: any free port, printed)", cxxopts::value<std::string>()->default_value(text(d.port)))
+        ("h,help", "print this help")
+        ("version", "print the version");
+    const auto r = parse_or_throw(o, argc, argv);
+    BoardOptions out;
+    if (r.count("help") || r.count("version")) {
+        std::cout << (r.count("help") ? o.help() : std::string("board ") + MNIST_VERSION + "\n");
+        out.exit_now = true;
+        return out;
+    }
+    out.ckpt_dir = get<std::string>(r, "ckpt_dir");
+    out.data_dir = get<std::string>(r, "data_dir");
+    out.host = get<std::string>(r, "host");
+    out.port = get<int>(r, "port");
+    if (out.port < 0 || out.port > 65535) throw ConfigError("--port must be 0 to 65535, got " + std::to_string(out.port));
+    return out;
+}
+
 }  // namespace mnist

@@ -13,6 +13,7 @@
 
 #include "src/checkpoint/checkpoint_dir.hpp"
 #include "src/checkpoint/transfer.hpp"
+#include "src/cli/onnx_export.hpp"
 #include "src/text.hpp"
 
 namespace {
@@ -26,10 +27,12 @@ const char* const kUsage =
     "       ckpt verify FILE|DIR      all checks of a restore; exit 0 only when valid\n"
     "       ckpt diff A B             per tensor: identical or the largest absolute difference;\n"
     "                                 exit 0 only when every tensor is byte-identical\n"
-    "       ckpt export FILE -o OUT [--vars MAP]\n"
+    "       ckpt export FILE -o OUT [--vars MAP] [--format safetensors|onnx]\n"
     "                                 a plain safetensors file with the tensors MAP chooses, renamed:\n"
     "                                 MAP is TARGET=SOURCE or NAME items, comma-separated, e.g.\n"
-    "                                 'weights=w_h,w_o' (default: every weight, no optimizer slots)\n"
+    "                                 'weights=w_h,w_o' (default: every weight, no optimizer slots);\n"
+    "                                 --format onnx: the network of a training checkpoint as an ONNX\n"
+    "                                 model (float32 [N, 784] pixels/255 in, softmax [N, 10] out)\n"
     "       ckpt --version | --help\n";
 
 std::string time_text(double unix_seconds) {
@@ -202,17 +205,34 @@ int cmd_diff(const std::string& a_path, const std::string& b_path) {
     return differing ? 1 : 0;
 }
 
-// export FILE -o OUT [--vars MAP]: the chosen tensors, renamed, in a plain safetensors file.
+// export FILE --format onnx -o OUT: the checkpoint's network as an ONNX model, written atomically.
+int export_onnx(const std::string& in, const std::string& out, const std::string& vars) {
+    if (!vars.empty()) throw ConfigError("ckpt export: --vars applies to safetensors exports, not to --format onnx");
+    if (!onnx_available()) encode_onnx(TrainingState{}, in);  // throws: built without ONNX
+    const TrainingState st = read_checkpoint(in);
+    const fs::path out_path(out);
+    write_file_atomic(out_path.has_parent_path() ? out_path.parent_path().string() : ".", out_path.filename().string(),
+                      encode_onnx(st, in));
+    std::printf("exported the %s network of %s (global_step %lld) to %s as ONNX (opset 13)\n",
+                widths_text(st.net.sizes, "-").c_str(), in.c_str(), (long long)st.global_step, out.c_str());
+    return 0;
+}
+
+// export FILE -o OUT [--vars MAP] [--format F]: the chosen tensors, renamed, in a plain safetensors
+// file, or (--format onnx) the network as an ONNX model.
 int cmd_export(const std::vector<std::string>& args) {
-    std::string in, out, vars;
+    std::string in, out, vars, format = "safetensors";
     for (size_t i = 1; i < args.size(); ++i) {
         const bool has_value = i + 1 < args.size();
         if ((args[i] == "-o" || args[i] == "--output") && has_value) out = args[++i];
         else if (args[i] == "--vars" && has_value) vars = args[++i];
+        else if (args[i] == "--format" && has_value) format = args[++i];
         else if (in.empty() && !args[i].empty() && args[i][0] != '-') in = args[i];
         else throw ConfigError("ckpt export: unexpected argument '" + args[i] + "'\n" + kUsage);
     }
     if (in.empty() || out.empty() || fs::path(out).filename().empty()) throw ConfigError(std::string("ckpt export needs FILE and -o OUT\n") + kUsage);
+    if (format == "onnx") return export_onnx(in, out, vars);
+    if (format != "safetensors") throw ConfigError("ckpt export: --format expects safetensors or onnx, got '" + format + "'");
     const TensorFile from = read_transfer_source(in);
     VarMap map;
     if (vars.empty()) {

@@ -2,7 +2,7 @@
 # The tree's layers, checked: a file includes only its own folder, the root vocabulary (src/*.hpp)
 # and the folders before it, in this order:
 #   src/ (root) -> data_loader/ -> src/numerics/ -> src/model/ -> src/checkpoint/ -> src/comm/ -> src/train/
-#   -> src/cli/ -> src/programs/
+#   -> src/cli/ -> src/serve/ -> src/programs/
 # Prints each include that goes the wrong way and exits 1; prints "layers: ok" otherwise.
 #   usage: tests/e2e/layers.sh
 set -uo pipefail
@@ -10,7 +10,8 @@ cd "$(dirname "$0")/../.."
 rank() {
   case "$1" in
     src) echo 0 ;; data_loader) echo 1 ;; src/numerics) echo 2 ;; src/model) echo 3 ;;
-    src/checkpoint) echo 4 ;; src/comm) echo 5 ;; src/train) echo 6 ;; src/cli) echo 7 ;; src/programs) echo 8 ;;
+    src/checkpoint) echo 4 ;; src/comm) echo 5 ;; src/train) echo 6 ;; src/cli) echo 7 ;; src/serve) echo 8 ;;
+    src/programs) echo 9 ;;
     *) echo 99 ;;
   esac
 }
