@@ -116,7 +116,8 @@ Prediction classify(const Mlp& net, const std::vector<uint8_t>& pixels, const st
     forward_logits(net, ws, 1);
     Prediction p;
     const int classes = int(ws.logits.cols());
-    const float top = ws.logits.row(0).maxCoeff();
+    float top = ws.logits(0, 0);  // a plain loop: Eigen's vectorised maxCoeff on one row trips GCC 12's
+    for (int c = 1; c < classes; ++c) top = std::max(top, ws.logits(0, c));  // -Wmaybe-uninitialized
     double sum = 0;
     for (int c = 0; c < classes; ++c) sum += std::exp(double(ws.logits(0, c)) - top);
     for (int c = 0; c < classes; ++c) p.probabilities.push_back(std::exp(double(ws.logits(0, c)) - top) / sum);
