@@ -130,8 +130,9 @@ const ojson& field(const ojson& j, const char* name) {
 }
 
 [[noreturn]] void mistyped(const char* name, const char* expected, const ojson& v) {
-    throw ConfigError(std::string("config JSON: field \"") + name + "\": expected " + expected + ", found " +
-                      v.dump(-1, ' ', false, ojson::error_handler_t::replace));
+    std::string found = v.dump(-1, ' ', false, ojson::error_handler_t::replace);
+    if (found.size() > 80) found = found.substr(0, 77) + "...";
+    throw ConfigError(std::string("config JSON: field \"") + name + "\": expected " + expected + ", found " + found);
 }
 
 std::string get_string(const ojson& j, const char* name) {
@@ -142,7 +143,8 @@ std::string get_string(const ojson& j, const char* name) {
 
 double get_double(const ojson& j, const char* name) {
     const ojson& v = field(j, name);
-    if (!v.is_number()) mistyped(name, "a number", v);
+    // 1e999 parses as infinity, which would be written back as null: refused here, as validate() would.
+    if (!v.is_number() || !std::isfinite(v.get<double>())) mistyped(name, "a finite number", v);
     return v.get<double>();
 }
 
@@ -213,11 +215,14 @@ std::vector<int> get_widths(const ojson& j, const char* name) {
 }  // namespace
 
 TrainConfig config_from_json(const std::string& text) {
+    if (json_depth(text) > kMaxJsonDepth)
+        throw ConfigError("config JSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
+                          " levels, expected an object of numbers, strings and one list");
     ojson j;
     try {
         j = ojson::parse(text);
     } catch (const ojson::exception& e) {
-        throw ConfigError(std::string("config JSON: not valid JSON: ") + e.what());
+        throw ConfigError("config JSON: not valid JSON: " + excerpt(e.what(), 200));
     }
     if (!j.is_object())
         throw ConfigError(std::string("config JSON: expected an object, found ") + j.type_name());

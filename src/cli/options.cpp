@@ -2,6 +2,7 @@
 #include "src/cli/options.hpp"
 
 #include <cxxopts.hpp>
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 #include <type_traits>
@@ -50,10 +51,13 @@ T get(const cxxopts::ParseResult& r, const std::string& name) {
 }  // namespace
 
 std::vector<int> parse_int_list(const std::string& s, const std::string& option) {
+    if (s.empty()) throw ConfigError("--" + option + " expects at least one width, got ''");
     std::vector<int> out;
-    std::stringstream in(s);
-    std::string item;
-    while (std::getline(in, item, ',')) {
+    size_t start = 0;
+    while (start <= s.size()) {  // "625," has an empty last item: refused like any other empty item
+        const size_t comma = std::min(s.find(',', start), s.size());
+        const std::string item = s.substr(start, comma - start);
+        start = comma + 1;
         size_t used = 0;
         long v = 0;
         try {
@@ -66,7 +70,6 @@ std::vector<int> parse_int_list(const std::string& s, const std::string& option)
                               s + "'");
         out.push_back(int(v));
     }
-    if (out.empty()) throw ConfigError("--" + option + " expects at least one width, got '" + s + "'");
     return out;
 }
 

@@ -286,7 +286,7 @@ TEST_CASE("config: from JSON rejects a mistyped field, naming it and what was fo
     REQUIRE_THROWS_WITH(config_from_json(with("batch_size", nlohmann::json(UINT64_MAX))),
                         Contains("field \"batch_size\": expected a 64-bit integer"));
     REQUIRE_THROWS_WITH(config_from_json(with("learning_rate", nullptr)),
-                        "config JSON: field \"learning_rate\": expected a number, found null");
+                        "config JSON: field \"learning_rate\": expected a finite number, found null");
     REQUIRE_THROWS_WITH(config_from_json(with("shuffle", 1)),
                         Contains("field \"shuffle\": expected true or false, found 1"));
     REQUIRE_THROWS_WITH(config_from_json(with("seed", -1)),
@@ -357,4 +357,28 @@ TEST_CASE("config: changed settings notice a difference in the last bit of a dou
     requested.learning_rate = std::nextafter(saved.learning_rate, 1.0);
     REQUIRE(changed_settings(saved, requested) ==
             std::vector<std::string>{"learning_rate: checkpoint has 0.001, requested 0.0010000000000000002"});
+}
+
+// Found by fuzz/fuzz_config: nesting deep enough to exhaust the stack when parsed or printed, and a
+// number beyond a double's range (read as infinity, written back as null).
+TEST_CASE("config: from JSON refuses nesting deeper than 64 levels and numbers beyond a double", "[config]") {
+    const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+    REQUIRE_THROWS_WITH(config_from_json("{\"hidden\":" + deep + "}"), Contains("nested deeper than 64 levels"));
+    auto j = nlohmann::json::parse(to_json(TrainConfig{}));
+    std::string text = j.dump();
+    const std::string key = "\"epsilon\":";
+    const size_t at = text.find(key) + key.size();
+    text.replace(at, text.find(',', at) - at, "1e999");
+    REQUIRE_THROWS_WITH(config_from_json(text), Contains("config JSON") && Contains("1e999"));
+}
+
+TEST_CASE("config: a mistyped field quotes at most 80 characters of what was found", "[config]") {
+    auto j = nlohmann::json::parse(to_json(TrainConfig{}));
+    j["decay"] = std::string(100000, 'x');
+    try {
+        config_from_json(j.dump());
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK(std::string(e.what()).size() < 200);
+    }
 }
