@@ -40,7 +40,32 @@ void fsync_dir(const std::string& dir) {
     if (rc != 0) throw CheckpointError("cannot sync directory '" + dir + "': " + std::strerror(err));
 }
 
+std::string path_kind(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return errno == ENOENT ? "does not exist" : "cannot be examined (" + errno_text() + ")";
+    if (S_ISREG(st.st_mode)) return "is a regular file";
+    if (S_ISDIR(st.st_mode)) return "is a directory";
+    if (S_ISCHR(st.st_mode)) return "is a character device";
+    if (S_ISBLK(st.st_mode)) return "is a block device";
+    if (S_ISFIFO(st.st_mode)) return "is a named pipe";
+    if (S_ISSOCK(st.st_mode)) return "is a socket";
+    return "is not a regular file";
+}
+
+void require_regular_file(const std::string& path, const std::string& role) {
+    const std::string kind = path_kind(path);
+    if (kind != "is a regular file") throw CheckpointError("'" + path + "' " + kind + ", expected a " + role);
+}
+
+void require_directory(const std::string& path, const std::string& role) {
+    const std::string kind = path_kind(path);
+    if (kind != "is a directory") throw CheckpointError("'" + path + "' " + kind + ", expected a " + role);
+}
+
 std::vector<uint8_t> read_file(const std::string& path) {
+    // A directory or a device would fail with a stream's message naming nothing, or never end.
+    require_regular_file(path, "file to read");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw CheckpointError(path + ": cannot open: " + errno_text());
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -27,6 +27,14 @@ void fsync_dir(const std::string& dir);
 // The whole file. throws CheckpointError naming path and the system's reason.
 std::vector<uint8_t> read_file(const std::string& path);
 
+// What is at path, for messages: "does not exist", "is a directory", "is a regular file",
+// "is a character device", ...
+std::string path_kind(const std::string& path);
+// throws CheckpointError naming path, `role` ("checkpoint file", "checkpoint directory") and what is
+// there instead, unless path is a regular file / a directory (symbolic links followed).
+void require_regular_file(const std::string& path, const std::string& role);
+void require_directory(const std::string& path, const std::string& role);
+
 // An exclusive lock on a training directory (flock on DIR/.lock, which holds the holder's pid).
 // The kernel drops it when the holder dies, kill -9 included.
 class DirectoryLock {

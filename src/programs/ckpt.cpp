@@ -39,6 +39,7 @@ std::string time_text(double unix_seconds) {
 }
 
 int cmd_list(const std::string& dir) {
+    require_directory(dir, "checkpoint directory");
     std::string latest;
     try {
         latest = fs::path(latest_checkpoint(dir)).filename().string();

@@ -6,11 +6,14 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <new>
+#include <string>
 #include <cxxopts.hpp>
 #include <spdlog/spdlog.h>
 
 #include "data_loader/idx.hpp"
 #include "src/cli/options.hpp"
+#include "src/text.hpp"
 #include "src/train/trainer.hpp"
 
 namespace {
@@ -35,6 +38,7 @@ void install_stop_handlers() {
 
 int main(int argc, char** argv) {
     using namespace mnist;
+    std::string stage = "parsing the options";  // named when memory runs out
     try {
         const auto parsed = parse_train_options(argc, argv);
         if (parsed.exit_now) return parsed.exit_code;
@@ -47,9 +51,11 @@ int main(int argc, char** argv) {
         report.progress = parsed.quiet || parsed.progress == "off" ? ProgressMode::off
                           : parsed.progress == "auto" && isatty(STDOUT_FILENO) ? ProgressMode::terminal
                                                                                 : ProgressMode::plain;
+        stage = "loading the data from '" + c.data_dir + "'";
         const Mnist data = load_mnist(c.data_dir, size_t(c.validation_size));
         spdlog::info("data '{}': {} training, {} validation, {} test images", c.data_dir, data.train.size(),
                      data.validation.size(), data.test.size());
+        stage = "training a " + widths_text(c.hidden) + " network (its weights, slots and activations)";
         const TrainOutcome out = train(c, data, g_stop, fault, report);
         if (out.stopped_by_signal) {
             spdlog::info("stopped by signal {} at global_step {}; rerun the same command to resume",
@@ -58,6 +64,9 @@ int main(int argc, char** argv) {
         }
         spdlog::info("done: global_step {}", out.global_step);
         return 0;
+    } catch (const std::bad_alloc&) {
+        spdlog::error("out of memory while {}", stage);
+        return 1;
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <optional>
 
 #include "src/checkpoint/transfer.hpp"
@@ -12,9 +14,51 @@
 
 namespace mnist {
 
+namespace {
+
+// MemAvailable of /proc/meminfo in bytes; 0 when unknown (then nothing is refused).
+uint64_t memory_available() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kb = 0;
+    std::string unit;
+    while (in >> key >> kb >> unit)
+        if (key == "MemAvailable:") return kb * 1024;
+    return 0;
+}
+
+std::string gigabytes(double bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+    return buf;
+}
+
+}  // namespace
+
+double training_bytes(const std::vector<int>& sizes, int64_t batch_size) {
+    double params = 0, units = 0;
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) params += double(sizes[l]) * sizes[l + 1];
+    for (int w : sizes) units += w;
+    return 4.0 * (7 * params + 4 * units * double(batch_size));
+}
+
+void check_memory(const TrainConfig& c, int input_size, uint64_t available) {
+    std::vector<int> sizes = {input_size};
+    sizes.insert(sizes.end(), c.hidden.begin(), c.hidden.end());
+    sizes.push_back(10);
+    const double need = training_bytes(sizes, c.batch_size);
+    if (available == 0 || need <= double(available)) return;
+    throw ConfigError("--hidden " + widths_text(c.hidden) + ": a " + widths_text(sizes, "-") + " network needs about " +
+                      std::to_string(uint64_t(need)) + " bytes (" + gigabytes(need) +
+                      ": weights, two RMSProp slots, gradients and a save's copy, 28 bytes per weight, and a "
+                      "batch's activations), but only " + std::to_string(available) + " bytes (" +
+                      gigabytes(double(available)) + ") of memory are available (MemAvailable in /proc/meminfo)");
+}
+
 RunShape run_shape(const TrainConfig& c, const Mnist& data) {
     RunShape s;
     s.input_size = int(data.train.image_size());
+    check_memory(c, s.input_size, memory_available());
     s.steps_per_epoch = int64_t(data.train.size()) / c.batch_size;
     if (s.steps_per_epoch == 0)
         throw ConfigError("--batch_size " + std::to_string(c.batch_size) + " is larger than the training set (" +

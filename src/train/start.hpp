@@ -17,8 +17,17 @@ struct RunShape {
     int64_t steps_per_epoch = 0;  // training images / batch size, the remainder dropped
     int64_t total_steps = 0;      // epochs * steps_per_epoch
 };
-// throws ConfigError when the batch is larger than the training set.
+// throws ConfigError when the batch is larger than the training set, or when the network cannot fit
+// in the memory available (check_memory), before anything of its size is allocated.
 RunShape run_shape(const TrainConfig& c, const Mnist& data);
+
+// Bytes a run with these layer sizes holds at once, about: weights, two RMSProp slots, gradients and
+// a background save's copy of the three (7 floats per weight), and a batch's activations and their
+// gradients. A double: a width list can ask for more than 2^64 bytes.
+double training_bytes(const std::vector<int>& sizes, int64_t batch_size);
+// throws ConfigError naming --hidden, the bytes needed and the bytes available when they do not fit
+// (available == 0: unknown, nothing refused).
+void check_memory(const TrainConfig& c, int input_size, uint64_t available);
 
 // A new run's state (initial_state), then, with c.init_from, the weights named by c.init_map (all
 // weight names present in both when empty) and, with init_optimizer, their slots take the values of

@@ -136,3 +136,25 @@ TEST_CASE("start: a resume with unchanged settings warns about nothing", "[start
     resumed_state(saved, "model-70.safetensors", rerun, RunShape{196, 62, 558});
     CHECK(captured.str().find("warning") == std::string::npos);
 }
+
+TEST_CASE("start: a network that cannot fit in the memory available is refused with the bytes needed and available",
+          "[start]") {
+    TrainConfig c = TrainConfig{};
+    c.hidden = {200000, 200000};
+    const uint64_t available = uint64_t(16) << 30;
+    REQUIRE_THROWS_AS(check_memory(c, 784, available), ConfigError);
+    // 7 floats per weight: 784*200000 + 200000*200000 + 200000*10 weights, plus activations.
+    const double need = training_bytes({784, 200000, 200000, 10}, c.batch_size);
+    CHECK(need > 28.0 * 200000 * 200000);
+    REQUIRE_THROWS_WITH(check_memory(c, 784, available),
+                        Contains("--hidden 200000,200000") && Contains("784-200000-200000-10") &&
+                            Contains(std::to_string(uint64_t(need)) + " bytes") &&
+                            Contains(std::to_string(available) + " bytes (17.2 GB) of memory are available"));
+    c.hidden = {625, 625};
+    CHECK_NOTHROW(check_memory(c, 784, available));
+    CHECK_NOTHROW(check_memory(c, 784, 0));  // unknown: nothing refused
+    // More than 2^64 bytes is still a number, not an overflow.
+    c.hidden = {1000000, 1000000, 1000000};
+    CHECK(training_bytes({784, 1000000, 1000000, 1000000, 10}, 128) > 5.6e13);
+    REQUIRE_THROWS_AS(check_memory(c, 784, available), ConfigError);
+}
