@@ -33,17 +33,28 @@ std::string trimmed(const std::string& s) {
     return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
 }
 
+namespace {
+
+// Bit equality: == would call two denormals equal (both zero) once the trainer has set DAZ for its
+// threads (numerics/gemm), and a denormal setting (epsilon 5e-324) would be written inexactly.
+bool reads_back(const char* text, double x) {
+    const double y = std::strtod(text, nullptr);
+    return std::memcmp(&x, &y, sizeof x) == 0;
+}
+
+}  // namespace
+
 std::string exact_decimal(double x) {
     char buf[64];
     for (int precision = 1; precision <= 17; ++precision) {
         std::snprintf(buf, sizeof buf, "%.*g", precision, x);
-        if (std::strtod(buf, nullptr) == x) break;
+        if (reads_back(buf, x)) break;
     }
     std::string best = buf;
     if (std::isfinite(x) && std::fabs(x) < 1e16) {
         for (int decimals = 0; decimals <= 17; ++decimals) {
             std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
-            if (std::strtod(buf, nullptr) == x) {
+            if (reads_back(buf, x)) {
                 if (std::strlen(buf) <= best.size()) best = buf;
                 break;
             }

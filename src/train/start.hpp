@@ -16,6 +16,8 @@ struct RunShape {
     int input_size = 0;
     int64_t steps_per_epoch = 0;  // training images / batch size, the remainder dropped
     int64_t total_steps = 0;      // epochs * steps_per_epoch
+    std::string data_fingerprint;  // the data's (data_fingerprint), recorded in every checkpoint's config
+    std::string data_files;        // the files it came from, for messages
 };
 // throws ConfigError when the batch is larger than the training set, or when the network cannot fit
 // in the memory available (check_memory), before anything of its size is allocated.
@@ -35,6 +37,11 @@ void check_memory(const TrainConfig& c, int input_size, uint64_t available);
 // throws CheckpointError (unreadable file, missing names, unknown names, shape mismatches: all listed),
 // ConfigError (a malformed init_map).
 TrainingState new_run_state(const TrainConfig& c, int input_size, int64_t steps_per_epoch);
+
+// Compares the data fingerprint recorded in `saved` (the config of `file`) with the data's (shape).
+// throws ConfigError naming both fingerprints, the checkpoint and the data files when they differ,
+// unless c.allow_other_data (then a warning). A config without a fingerprint (older files) passes.
+void check_same_data(const TrainConfig& saved, const std::string& file, const TrainConfig& c, const RunShape& shape);
 
 // `saved` (read from `file`) continued under c: the settings that fix shapes or the data order
 // must be the same (throws ConfigError naming each difference); changes to the math are logged as
