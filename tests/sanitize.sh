@@ -63,11 +63,11 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 # 2) TSan on the background saver and the lock
 tsan=build-tsan
 echo "sanitize: building $tsan (TSan: unit tests of the background saver and the lock)"
-build_with $tsan thread unit_tests || { echo "sanitize: FAIL: the TSan build failed"; exit 1; }
+build_with $tsan thread unit_tests_tsan || { echo "sanitize: FAIL: the TSan build failed"; exit 1; }
 rm -rf $tsan/reports && mkdir -p $tsan/reports
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$root/$tsan/reports/tsan"
 for spec in "[background_saver]" "durable_io: a second lock*" "durable_io: the lock of a process killed*"; do
-  if (cd $tsan && ./unit_tests "$spec" > tsan.log 2>&1); then
+  if (cd $tsan && ./unit_tests_tsan "$spec" > tsan.log 2>&1); then
     echo "sanitize: TSan: $spec: $(grep -E 'test cases' $tsan/tsan.log | tail -1)"
   else
     echo "sanitize: FAIL: TSan: $spec"; tail -5 $tsan/tsan.log; status=1
