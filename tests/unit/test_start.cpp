@@ -75,7 +75,7 @@ TEST_CASE("start: a second start on a directory in use fails naming the director
 
 TEST_CASE("start: a resume refuses settings that fix shapes or the data order, naming each", "[start]") {
     TrainConfig c = testutil::small_config("data", "ckpt");
-    const RunShape shape{196, 62, 186};
+    const RunShape shape{196, 62, 186, "", ""};
     const TrainingState saved = initial_state(c, 196, 62);
     TrainConfig other = c;
     other.hidden = {64, 16};
@@ -86,8 +86,8 @@ TEST_CASE("start: a resume refuses settings that fix shapes or the data order, n
                         Contains("model-5.safetensors") && Contains("hidden: checkpoint has 64,32, requested 64,16") &&
                             Contains("batch_size: checkpoint has 16, requested 32") &&
                             Contains("seed: checkpoint has 7, requested 8"));
-    REQUIRE_THROWS_WITH(resumed_state(saved, "f", c, RunShape{100, 62, 186}), Contains("input size"));
-    REQUIRE_THROWS_WITH(resumed_state(saved, "f", c, RunShape{196, 61, 183}), Contains("steps per epoch"));
+    REQUIRE_THROWS_WITH(resumed_state(saved, "f", c, RunShape{100, 62, 186, "", ""}), Contains("input size"));
+    REQUIRE_THROWS_WITH(resumed_state(saved, "f", c, RunShape{196, 61, 183, "", ""}), Contains("steps per epoch"));
 }
 
 TEST_CASE("start: a resume takes a changed learning rate into the optimizer with a warning and keeps how the run "
@@ -98,7 +98,7 @@ TEST_CASE("start: a resume takes a changed learning rate into the optimizer with
     c.init_from = "small/model-1.safetensors";
     c.init_map = "w_h";
     c.init_optimizer = true;
-    const RunShape shape{196, 62, 186};
+    const RunShape shape{196, 62, 186, "", ""};
     TrainingState saved = initial_state(c, 196, 62);
     saved.global_step = 70;
     saved.epoch_loss_sum = 2.5;
@@ -133,7 +133,7 @@ TEST_CASE("start: a resume with unchanged settings warns about nothing", "[start
     TrainConfig rerun = c;
     rerun.epochs = 9;  // how long to train is not a change of the run
     rerun.threads = 1;
-    resumed_state(saved, "model-70.safetensors", rerun, RunShape{196, 62, 558});
+    resumed_state(saved, "model-70.safetensors", rerun, RunShape{196, 62, 558, "", ""});
     CHECK(captured.str().find("warning") == std::string::npos);
 }
 
