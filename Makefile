@@ -5,14 +5,18 @@
 #   make run        install, fetch, build, train with the defaults, evaluate
 #   make bench      side-by-side speed benchmark against the PyTorch port
 #   make plot       draw $(CKPT_DIR)/metrics.jsonl into curves.png (loss, accuracy, resumes)
+#   make fuzz       every libFuzzer target of fuzz/ for FUZZ_SECONDS seconds each (clang, build-fuzz/)
+#   make sanitize   ASan+UBSan build (build-sanitize/): every test and the end-to-end scripts; TSan
+#                   (build-tsan/) on the background saver and the lock
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CKPT_DIR ?= ckpt_dir
 CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release $(if $(PORTABLE),-DMNIST_NATIVE=OFF,-DMNIST_NATIVE=ON)
 PROGRAMS := train eval ckpt predict board
 PYTHON ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps data test run bench crash-test plot clean
+.PHONY: all build deps data test run bench crash-test plot fuzz sanitize clean
 
 all: build
 
@@ -45,6 +49,13 @@ plot:
 
 crash-test: build
 	bash tests/e2e/crash_test.sh 20
+
+fuzz:
+	bash scripts/setup/install_deps.sh --with-fuzz
+	JOBS=$(JOBS) bash fuzz/run.sh $(FUZZ_SECONDS)
+
+sanitize: deps data
+	JOBS=$(JOBS) bash tests/sanitize.sh
 
 clean:
 	rm -rf $(BUILD) $(PROGRAMS)

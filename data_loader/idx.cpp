@@ -1,7 +1,9 @@
-// Reading IDX files (the MNIST container format) into checked byte arrays. The whole file is read
-// into memory first (gunzipped when it starts with the gzip magic 0x1f 0x8b), and only then is the
-// header believed: the declared sizes are compared with the bytes actually present before anything
-// is sized from them, so a corrupt header can neither overflow an allocation nor read past the end.
+// Reading IDX files (the MNIST container format) into checked byte arrays. A file is read into memory
+// (gunzipped when it starts with the gzip magic 0x1f 0x8b) up to what its header declares plus one
+// byte, in buffers that grow with the bytes actually read; only then is the header believed: the
+// declared sizes are compared with the bytes actually present before anything is sized from them, so
+// a corrupt header can neither overflow an allocation nor read past the end, and neither a long file
+// nor a gzip trailer claiming gigabytes makes the reader hold more than the header declares.
 #include "data_loader/idx.hpp"
 
 #include <sys/stat.h>
@@ -13,6 +15,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -25,11 +28,20 @@ constexpr uint32_t kLabelMagic = 0x00000801;  // 2049: unsigned bytes, 1 dimensi
 constexpr size_t kImageHeader = 16;           // magic, count, rows, cols
 constexpr size_t kLabelHeader = 8;            // magic, count
 
-// A file's bytes after decompression, and whether they came out of gzip (for the messages).
+// A file's bytes after decompression, and whether they came out of gzip (for the messages). Only
+// as many bytes are kept as the header makes worth reading: the declared body plus one byte, which
+// is enough to prove that the file is too long. `size` is then the whole size when it is known (a
+// regular raw file) and data.size() when it is not (`cut` says the data was cut there).
 struct FileBytes {
     std::vector<uint8_t> data;
+    uint64_t size = 0;
     bool gzipped = false;
+    bool cut = false;
 };
+
+// The most bytes of a file worth holding, from its first `header` bytes: the header, the body it
+// declares and one byte more; just the header when the header is wrong anyway (bad magic).
+using Cap = uint64_t (*)(const uint8_t* header);
 
 struct FileCloser {
     void operator()(std::FILE* f) const { std::fclose(f); }
@@ -41,47 +53,101 @@ std::string hex32(uint32_t v) {
     return buf;
 }
 
-std::vector<uint8_t> read_raw(const std::string& path) {
+uint32_t be32(const uint8_t* p) {
+    return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+}
+
+uint64_t saturating_cap(size_t header, uint64_t declared) {
+    const uint64_t room = std::numeric_limits<uint64_t>::max() - header - 1;
+    return declared > room ? std::numeric_limits<uint64_t>::max() : header + declared + 1;
+}
+
+uint64_t image_cap(const uint8_t* h) {
+    if (be32(h) != kImageMagic) return kImageHeader;
+    uint64_t declared = 0;
+    if (__builtin_mul_overflow(uint64_t(be32(h + 8)) * be32(h + 12), uint64_t(be32(h + 4)), &declared))
+        return std::numeric_limits<uint64_t>::max();
+    return saturating_cap(kImageHeader, declared);
+}
+
+uint64_t label_cap(const uint8_t* h) {
+    if (be32(h) != kLabelMagic) return kLabelHeader;
+    return saturating_cap(kLabelHeader, be32(h + 4));
+}
+
+// Reads up to `limit` more bytes of f into data, in chunks that grow with what actually arrives.
+void read_up_to(std::FILE* f, std::vector<uint8_t>& data, uint64_t limit) {
+    size_t chunk = size_t(1) << 16;
+    while (data.size() < limit) {
+        const size_t old = data.size();
+        const size_t want = size_t(std::min<uint64_t>(limit - old, std::max(chunk, data.capacity() - old)));
+        data.resize(old + want);
+        const size_t got = std::fread(data.data() + old, 1, want, f);
+        data.resize(old + got);
+        if (got == 0) break;
+        chunk = std::min(chunk * 2, size_t(1) << 26);
+    }
+}
+
+// The raw bytes of path: all of a gzip file; of any other file the header and at most cap(header).
+FileBytes read_raw(const std::string& path, size_t header, Cap cap) {
     errno = 0;
     std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
     if (!f) throw IdxError("cannot open IDX file '" + path + "': " + std::strerror(errno));
-    std::vector<uint8_t> data;
-    // The size of a regular file is only a capacity hint; the bytes actually read are what count.
     struct stat st {};
-    if (fstat(fileno(f.get()), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-        data.reserve(size_t(st.st_size) + 1);  // +1: room for the read that finds the end
-    constexpr size_t kChunk = size_t(1) << 20;
-    for (;;) {
-        const size_t old = data.size();
-        const size_t room = data.capacity() - old;  // fill what is reserved before growing
-        data.resize(old + (room > 0 ? room : kChunk));
-        const size_t got = std::fread(data.data() + old, 1, data.size() - old, f.get());
-        data.resize(old + got);
-        if (got == 0) break;
-    }
-    if (std::ferror(f.get()))  // e.g. EISDIR when the path is a directory
+    const bool have_stat = fstat(fileno(f.get()), &st) == 0;
+    const bool regular = have_stat && S_ISREG(st.st_mode);
+    if (have_stat && S_ISDIR(st.st_mode))
+        throw IdxError("cannot read IDX file '" + path + "': it is a directory, expected a file");
+    FileBytes fb;
+    read_up_to(f.get(), fb.data, header);
+    const bool gzip = fb.data.size() >= 2 && fb.data[0] == 0x1f && fb.data[1] == 0x8b;
+    const uint64_t limit = gzip ? std::numeric_limits<uint64_t>::max()
+                          : fb.data.size() == header ? cap(fb.data.data()) : fb.data.size();
+    // The size of a regular file is a capacity hint only; the bytes actually read are what count.
+    if (regular && st.st_size > 0) fb.data.reserve(size_t(std::min<uint64_t>(uint64_t(st.st_size), limit)));
+    read_up_to(f.get(), fb.data, limit);
+    if (std::ferror(f.get()))
         throw IdxError("cannot read IDX file '" + path + "': " + std::strerror(errno));
-    return data;
+    fb.size = fb.data.size();
+    if (!gzip && fb.data.size() == limit && limit > header) {
+        fb.cut = true;
+        if (regular && uint64_t(st.st_size) >= limit) {
+            fb.size = uint64_t(st.st_size);
+            fb.cut = false;
+        }
+    }
+    return fb;
 }
 
-// Inflates one or more concatenated gzip members (what `gzip -c a b` or `cat a.gz b.gz` makes).
-std::vector<uint8_t> gunzip(const std::string& path, const std::vector<uint8_t>& in) {
+// Inflates one or more concatenated gzip members (what `gzip -c a b` or `cat a.gz b.gz` makes), never
+// more than cap(the first `header` decompressed bytes). The trailer's size field is not trusted: the
+// output starts from a small guess and doubles with what actually comes out.
+FileBytes gunzip(const std::string& path, const std::vector<uint8_t>& in, size_t header, Cap cap) {
     z_stream zs{};
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
         throw IdxError("'" + path + "': cannot initialise zlib to decompress the gzip file");
     std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
 
-    // Start from the size the gzip trailer records (mod 2^32, and unchecked until the end), capped
-    // at what deflate can possibly expand to, so a single-member file is inflated without regrowth.
-    const size_t n = in.size();
-    size_t guess = n >= 18 ? size_t(in[n - 4]) | size_t(in[n - 3]) << 8 | size_t(in[n - 2]) << 16 |
-                                 size_t(in[n - 1]) << 24
-                           : 0;
-    guess = std::min(guess, n * 1032);
-    std::vector<uint8_t> out(std::max(guess, size_t(1) << 16));
+    FileBytes fb;
+    fb.gzipped = true;
+    uint64_t limit = header;  // until the header is out
+    bool capped = false;
+    std::vector<uint8_t>& out = fb.data;
+    out.resize(header);
     size_t in_pos = 0, out_pos = 0;
     for (;;) {
-        if (out_pos == out.size()) out.resize(out.size() * 2);
+        if (out_pos == limit && !capped) {
+            capped = true;
+            limit = std::max<uint64_t>(cap(out.data()), header);
+            // MNIST's files deflate about 5:1; 8x the input covers them in one buffer.
+            out.resize(size_t(std::min<uint64_t>(limit, std::max<uint64_t>(uint64_t(1) << 16, 8 * uint64_t(in.size())))));
+        }
+        if (out_pos == limit) {
+            fb.cut = true;  // as much as the header declares and a byte more: the file is too long
+            break;
+        }
+        if (out_pos == out.size()) out.resize(size_t(std::min<uint64_t>(limit, 2 * uint64_t(out.size()))));
         // zlib counts in 32-bit uInt: feed and drain in slices no larger than that.
         zs.next_in = const_cast<Bytef*>(in.data() + in_pos);
         zs.avail_in = uInt(std::min<size_t>(in.size() - in_pos, UINT_MAX));
@@ -113,21 +179,22 @@ std::vector<uint8_t> gunzip(const std::string& path, const std::vector<uint8_t>&
     }
     out.resize(out_pos);
     out.shrink_to_fit();
-    return out;
-}
-
-FileBytes read_file(const std::string& path) {
-    FileBytes fb;
-    fb.data = read_raw(path);
-    if (fb.data.size() >= 2 && fb.data[0] == 0x1f && fb.data[1] == 0x8b) {
-        fb.data = gunzip(path, fb.data);
-        fb.gzipped = true;
-    }
+    fb.size = out.size();
     return fb;
 }
 
-uint32_t be32(const uint8_t* p) {
-    return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+FileBytes unpack(std::vector<uint8_t> raw, const std::string& path, size_t header, Cap cap) {
+    if (raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) return gunzip(path, raw, header, cap);
+    FileBytes fb;
+    fb.size = raw.size();
+    fb.data = std::move(raw);
+    return fb;
+}
+
+FileBytes read_file(const std::string& path, size_t header, Cap cap) {
+    FileBytes fb = read_raw(path, header, cap);
+    if (fb.data.size() >= 2 && fb.data[0] == 0x1f && fb.data[1] == 0x8b) return gunzip(path, fb.data, header, cap);
+    return fb;
 }
 
 std::string n_bytes(uint64_t n) { return std::to_string(n) + (n == 1 ? " byte" : " bytes"); }
@@ -155,13 +222,16 @@ void check_magic(const std::string& path, uint32_t found, uint32_t expected, con
 // size does not even fit in 64 bits (then `declared` is meaningless and the file is surely short).
 void check_body(const std::string& path, const FileBytes& fb, size_t header, const std::string& what,
                 bool overflow, uint64_t declared) {
-    const uint64_t body = fb.data.size() - header;
-    if (!overflow && body == declared) return;
+    const uint64_t body = fb.size - header;
+    if (!overflow && body == declared && !fb.cut) return;
     std::string msg = "'" + path + "': header declares " + what + " = " +
                       (overflow ? std::string("more than 2^64") : std::to_string(declared)) + " bytes, but " +
-                      holds(fb) + " " + std::to_string(body) + " bytes after the " + std::to_string(header) +
-                      "-byte header";
-    if (overflow || body < declared)
+                      holds(fb) + (fb.cut ? " more than " + std::to_string(declared) : " " + std::to_string(body)) +
+                      " bytes after the " + std::to_string(header) + "-byte header";
+    if (fb.cut)
+        msg += " (trailing bytes after the data; " + std::string(fb.gzipped ? "decompression" : "reading") +
+               " stopped one byte past the declared size)";
+    else if (overflow || body < declared)
         msg += " (truncated" + (overflow ? std::string() : ": " + n_bytes(declared - body) + " missing") + ")";
     else
         msg += " (" + std::to_string(body - declared) + (body - declared == 1 ? " trailing byte" : " trailing bytes") +
@@ -169,10 +239,7 @@ void check_body(const std::string& path, const FileBytes& fb, size_t header, con
     throw IdxError(msg);
 }
 
-}  // namespace
-
-IdxImages read_idx_images(const std::string& path) {
-    FileBytes fb = read_file(path);
+IdxImages decode_images(FileBytes fb, const std::string& path) {
     check_header_present(path, fb, kImageHeader, "image");
     const uint8_t* h = fb.data.data();
     check_magic(path, be32(h), kImageMagic, "image");
@@ -201,11 +268,10 @@ IdxImages read_idx_images(const std::string& path) {
     return im;
 }
 
-std::vector<uint8_t> read_idx_labels(const std::string& path, int num_classes) {
+std::vector<uint8_t> decode_labels(FileBytes fb, const std::string& path, int num_classes) {
     if (num_classes <= 0)
         throw std::invalid_argument("read_idx_labels('" + path + "'): num_classes must be positive, got " +
                                     std::to_string(num_classes));
-    FileBytes fb = read_file(path);
     check_header_present(path, fb, kLabelHeader, "label");
     const uint8_t* h = fb.data.data();
     check_magic(path, be32(h), kLabelMagic, "label");
@@ -221,6 +287,24 @@ std::vector<uint8_t> read_idx_labels(const std::string& path, int num_classes) {
             throw IdxError("'" + path + "': label " + std::to_string(i) + " is " + std::to_string(fb.data[i]) +
                            ", expected a class below " + std::to_string(num_classes));
     return std::move(fb.data);
+}
+
+}  // namespace
+
+IdxImages read_idx_images(const std::string& path) {
+    return decode_images(read_file(path, kImageHeader, image_cap), path);
+}
+
+std::vector<uint8_t> read_idx_labels(const std::string& path, int num_classes) {
+    return decode_labels(read_file(path, kLabelHeader, label_cap), path, num_classes);
+}
+
+IdxImages decode_idx_images(std::vector<uint8_t> file, const std::string& what) {
+    return decode_images(unpack(std::move(file), what, kImageHeader, image_cap), what);
+}
+
+std::vector<uint8_t> decode_idx_labels(std::vector<uint8_t> file, const std::string& what, int num_classes) {
+    return decode_labels(unpack(std::move(file), what, kLabelHeader, label_cap), what, num_classes);
 }
 
 }  // namespace mnist

@@ -24,4 +24,8 @@ IdxImages read_idx_images(const std::string& path);
 // throws:   IdxError as read_idx_images, and for a label value >= num_classes.
 std::vector<uint8_t> read_idx_labels(const std::string& path, int num_classes = 10);
 
+// The same checks on a file's bytes already in memory (raw or gzip); `what` names them in messages.
+IdxImages decode_idx_images(std::vector<uint8_t> file, const std::string& what);
+std::vector<uint8_t> decode_idx_labels(std::vector<uint8_t> file, const std::string& what, int num_classes = 10);
+
 }  // namespace mnist

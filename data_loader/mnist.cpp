@@ -5,7 +5,11 @@
 
 #include "data_loader/idx.hpp"
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
@@ -53,6 +57,22 @@ Dataset load_pair(const std::string& images_path, const std::string& labels_path
     return d;
 }
 
+uint32_t crc_more(uint32_t crc, const std::vector<uint8_t>& bytes) {
+    uLong c = crc;
+    for (size_t at = 0; at < bytes.size();) {  // zlib takes uInt lengths
+        const uInt n = uInt(std::min<size_t>(bytes.size() - at, size_t(1) << 30));
+        c = crc32(c, bytes.data() + at, n);
+        at += n;
+    }
+    return uint32_t(c);
+}
+
+std::string split_text(const char* name, size_t count, uint32_t rows, uint32_t cols, uint32_t images, uint32_t labels) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%s %zux%ux%u crc32 %08x/%08x", name, count, rows, cols, images, labels);
+    return buf;
+}
+
 }  // namespace
 
 MnistFiles find_mnist_files(const std::string& dir) {
@@ -65,9 +85,21 @@ MnistFiles find_mnist_files(const std::string& dir) {
     return f;
 }
 
+std::string data_fingerprint(const Mnist& m) {
+    const uint32_t zero = uint32_t(crc32(0L, Z_NULL, 0));
+    const Dataset& v = m.validation.size() ? m.validation : m.train;  // rows and cols of the training file
+    return split_text("train", m.validation.size() + m.train.size(), v.rows, v.cols,
+                      crc_more(crc_more(zero, m.validation.pixels), m.train.pixels),
+                      crc_more(crc_more(zero, m.validation.labels), m.train.labels)) +
+           ", " +
+           split_text("test", m.test.size(), m.test.rows, m.test.cols, crc_more(zero, m.test.pixels),
+                      crc_more(zero, m.test.labels));
+}
+
 Mnist load_mnist(const std::string& dir, size_t validation_size) {
     const MnistFiles files = find_mnist_files(dir);
     Mnist m;
+    m.files = files;
     Dataset all = load_pair(files.train_images, files.train_labels, "training");
     if (validation_size >= all.size())
         throw IdxError("validation_size is " + std::to_string(validation_size) + ", but '" + files.train_images +
@@ -91,6 +123,7 @@ Mnist load_mnist(const std::string& dir, size_t validation_size) {
     all.labels.erase(all.labels.begin(), all.labels.begin() + split_images);
     m.train.pixels = std::move(all.pixels);
     m.train.labels = std::move(all.labels);
+    m.fingerprint = data_fingerprint(m);
     return m;
 }
 

@@ -16,14 +16,23 @@ struct Dataset {
     size_t image_size() const { return size_t(rows) * cols; }
 };
 
-struct Mnist {
-    Dataset train, validation, test;
-};
-
 // Paths of the four files in `dir`; each is the raw name or, when that is absent, name + ".gz".
 struct MnistFiles {
     std::string train_images, train_labels, test_images, test_labels;
 };
+
+struct Mnist {
+    Dataset train, validation, test;
+    MnistFiles files;         // where load_mnist read them ("" otherwise)
+    std::string fingerprint;  // data_fingerprint(*this), computed by load_mnist
+};
+
+// A fingerprint of the decoded arrays (not of the files: raw and .gz give the same), which every
+// checkpoint records so that a resume on other data is noticed whatever the path: the training
+// file's images and labels (validation then train, i.e. file order) and the test set's, as
+// "train 60000x28x28 crc32 <images>/<labels>, test 10000x28x28 crc32 <images>/<labels>".
+// Equal data gives equal text on every machine and process (MPI ranks can compare them).
+std::string data_fingerprint(const Mnist& m);
 // throws IdxError when dir does not exist or a file is missing, saying to run `make data`
 // or `scripts/fetch_mnist.sh`.
 MnistFiles find_mnist_files(const std::string& dir);

@@ -4,6 +4,10 @@
 // resumed run which saved settings it may not change and which changes make it differ from the original.
 #include "src/config.hpp"
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -92,7 +96,23 @@ void validate(const TrainConfig& c) {
     if (!c.init_map.empty()) parse_var_map(c.init_map, "init_map");
 }
 
+namespace {
+
+// nlohmann's double printer compares the value with 0, which flushing denormals to zero (DAZ, set by
+// numerics/gemm on the training threads) makes true for every denormal: a setting such as epsilon
+// 5e-324 would be written as 0. Writing and reading the configuration clears FTZ/DAZ meanwhile.
+struct ExactDenormals {
+#if defined(__SSE__)
+    unsigned saved = _mm_getcsr();
+    ExactDenormals() { _mm_setcsr(saved & ~0x8040u); }
+    ~ExactDenormals() { _mm_setcsr(saved); }
+#endif
+};
+
+}  // namespace
+
 std::string to_json(const TrainConfig& c) {
+    const ExactDenormals exact;
     // Key order is the struct's order, so the stored text diffs cleanly between checkpoints.
     ojson j = ojson::object();
     j["data_dir"] = c.data_dir;
@@ -117,6 +137,8 @@ std::string to_json(const TrainConfig& c) {
     j["init_from"] = c.init_from;
     j["init_map"] = c.init_map;
     j["init_optimizer"] = c.init_optimizer;
+    j["data_fingerprint"] = c.data_fingerprint;
+    j["allow_other_data"] = c.allow_other_data;
     // nlohmann prints doubles with the shortest text that round-trips; non-finite values would become
     // null, which validate() rules out.
     return j.dump();
@@ -130,8 +152,9 @@ const ojson& field(const ojson& j, const char* name) {
 }
 
 [[noreturn]] void mistyped(const char* name, const char* expected, const ojson& v) {
-    throw ConfigError(std::string("config JSON: field \"") + name + "\": expected " + expected + ", found " +
-                      v.dump(-1, ' ', false, ojson::error_handler_t::replace));
+    std::string found = v.dump(-1, ' ', false, ojson::error_handler_t::replace);
+    if (found.size() > 80) found = found.substr(0, 77) + "...";
+    throw ConfigError(std::string("config JSON: field \"") + name + "\": expected " + expected + ", found " + found);
 }
 
 std::string get_string(const ojson& j, const char* name) {
@@ -142,7 +165,8 @@ std::string get_string(const ojson& j, const char* name) {
 
 double get_double(const ojson& j, const char* name) {
     const ojson& v = field(j, name);
-    if (!v.is_number()) mistyped(name, "a number", v);
+    // 1e999 parses as infinity, which would be written back as null: refused here, as validate() would.
+    if (!v.is_number() || !std::isfinite(v.get<double>())) mistyped(name, "a finite number", v);
     return v.get<double>();
 }
 
@@ -213,11 +237,15 @@ std::vector<int> get_widths(const ojson& j, const char* name) {
 }  // namespace
 
 TrainConfig config_from_json(const std::string& text) {
+    const ExactDenormals exact;
+    if (json_depth(text) > kMaxJsonDepth)
+        throw ConfigError("config JSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
+                          " levels, expected an object of numbers, strings and one list");
     ojson j;
     try {
         j = ojson::parse(text);
     } catch (const ojson::exception& e) {
-        throw ConfigError(std::string("config JSON: not valid JSON: ") + e.what());
+        throw ConfigError("config JSON: not valid JSON: " + excerpt(e.what(), 200));
     }
     if (!j.is_object())
         throw ConfigError(std::string("config JSON: expected an object, found ") + j.type_name());
@@ -245,6 +273,8 @@ TrainConfig config_from_json(const std::string& text) {
     c.init_from = get_string_or(j, "init_from", "");
     c.init_map = get_string_or(j, "init_map", "");
     c.init_optimizer = get_bool_or(j, "init_optimizer", false);
+    c.data_fingerprint = get_string_or(j, "data_fingerprint", "");
+    c.allow_other_data = get_bool_or(j, "allow_other_data", false);
     return c;
 }
 
@@ -277,7 +307,6 @@ std::vector<std::string> changed_settings(const TrainConfig& saved, const TrainC
     compare(out, "decay", num(saved.decay), num(requested.decay));
     compare(out, "momentum", num(saved.momentum), num(requested.momentum));
     compare(out, "epsilon", num(saved.epsilon), num(requested.epsilon));
-    compare(out, "data_dir", quoted(saved.data_dir), quoted(requested.data_dir));
     return out;
 }
 

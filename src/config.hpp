@@ -33,6 +33,11 @@ struct TrainConfig {
     std::string init_from;        // a checkpoint or exported file whose tensors initialise weights ("": none)
     std::string init_map;         // "target=source,..." (see transfer.hpp); "": every weight name in both
     bool init_optimizer = false;  // also copy each mapped source's RMSProp slots
+    // The data a run trains on, by content (data_fingerprint of data_loader/mnist; set by the trainer,
+    // "" in configurations written before it was recorded), and whether a resume on data with another
+    // fingerprint was allowed (--allow_other_data; once allowed, recorded for the rest of the run).
+    std::string data_fingerprint;
+    bool allow_other_data = false;
 };
 
 // Every allowed range, stated once in the words of the command-line option (init_map is parsed too).

@@ -24,4 +24,19 @@ std::string trimmed(const std::string& s);
 // (3600, not 3.6e+03; timestamps as 1764441000.25). Used wherever a double is written as text.
 std::string exact_decimal(double x);
 
+// A short, printable excerpt of untrusted text for an error message: at most `max` bytes of it,
+// with '"', '\\' and every byte outside printable ASCII escaped (\n, \xNN), and "... (N bytes)" when cut.
+// A damaged file can hold megabytes or terminal escapes where a name should be; messages quote this.
+std::string excerpt(const std::string& text, size_t max = 64);
+
+// The deepest nesting of JSON arrays and objects in text (brackets inside strings do not count),
+// counting no further than limit + 1. JSON readers refuse text deeper than kMaxJsonDepth before
+// parsing it: the parsed value would be printed, compared and freed by recursion, and a megabyte of
+// '[' would make a value of a million levels.
+constexpr int kMaxJsonDepth = 64;
+int json_depth(const char* begin, const char* end, int limit = kMaxJsonDepth);
+inline int json_depth(const std::string& text, int limit = kMaxJsonDepth) {
+    return json_depth(text.data(), text.data() + text.size(), limit);
+}
+
 }  // namespace mnist

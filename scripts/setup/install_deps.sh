@@ -4,10 +4,11 @@
 # numpy for Debian's python3 (scripts/tools/load_checkpoint.py and its test), and Open MPI
 # (openmpi-bin: mpirun; libopenmpi-dev: headers and the CMake package) for data-parallel training.
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
-#   usage: scripts/setup/install_deps.sh [--with-peer] [--with-plot] [--with-browser]
+#   usage: scripts/setup/install_deps.sh [--with-peer] [--with-plot] [--with-browser] [--with-fuzz]
 #     --with-peer: also PyTorch and OpenBLAS for the benchmark; --with-plot: matplotlib for make plot;
 #     --with-browser: Chromium, and puppeteer-core from npm (`npm ci` in tests/browser, no browser
-#     download) for ./board's browser test
+#     download) for ./board's browser test;
+#     --with-fuzz: clang, libFuzzer, its sanitizer runtimes and LLVM's OpenMP for make fuzz
 set -euo pipefail
 
 packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 zlib1g-dev nlohmann-json3-dev
@@ -18,6 +19,7 @@ packages=(g++ make cmake npm libeigen3-dev libcxxopts-dev libspdlog-dev catch2 z
 for arg in "$@"; do
   if [[ "$arg" == "--with-plot" ]]; then packages+=(python3-matplotlib); fi
   if [[ "$arg" == "--with-browser" ]]; then packages+=(chromium); fi
+  if [[ "$arg" == "--with-fuzz" ]]; then packages+=(clang libclang-rt-14-dev libfuzzer-14-dev libomp-dev); fi
 done
 if [[ " $* " == *" --with-peer "* ]]; then
   packages+=(python3-torch libopenblas0-pthread time bc)

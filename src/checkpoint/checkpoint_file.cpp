@@ -53,13 +53,13 @@ std::string hexfloat(double v) {
 
 const Tensor& require(const TensorFile& f, const std::string& name, const std::string& what) {
     const Tensor* t = f.find(name);
-    if (!t) throw CheckpointError(what + ": tensor '" + name + "' is missing");
+    if (!t) throw CheckpointError(what + ": tensor '" + excerpt(name) + "' is missing");
     return *t;
 }
 
 const std::string& require_meta(const TensorFile& f, const std::string& key, const std::string& what) {
     auto it = f.metadata.find(key);
-    if (it == f.metadata.end()) throw CheckpointError(what + ": __metadata__ has no '" + key + "' entry");
+    if (it == f.metadata.end()) throw CheckpointError(what + ": __metadata__ has no '" + excerpt(key) + "' entry");
     return it->second;
 }
 
@@ -67,7 +67,7 @@ Matrix read_matrix(const TensorFile& f, const std::string& name, int64_t rows, i
     const Tensor& t = require(f, name, what);
     const std::vector<int64_t> want = {rows, cols};
     if (t.dtype != "F32" || t.shape != want)
-        throw CheckpointError(what + ": tensor '" + name + "' should be F32 " + shape_text(want) + ", found " +
+        throw CheckpointError(what + ": tensor '" + excerpt(name) + "' should be F32 " + shape_text(want) + ", found " +
                               t.dtype + " " + shape_text(t.shape));
     Matrix m(rows, cols);
     std::memcpy(m.data(), t.f32(), sizeof(float) * size_t(rows * cols));
@@ -81,14 +81,14 @@ int64_t parse_int(const std::string& text, const std::string& field, const std::
         if (used == text.size()) return v;
     } catch (const std::exception&) {
     }
-    throw CheckpointError(what + ": metadata '" + field + "' should be an integer, found '" + text + "'");
+    throw CheckpointError(what + ": metadata '" + field + "' should be an integer, found '" + excerpt(text) + "'");
 }
 
 double parse_double(const std::string& text, const std::string& field, const std::string& what) {
     char* end = nullptr;
     const double v = std::strtod(text.c_str(), &end);
     if (text.empty() || *end != '\0')
-        throw CheckpointError(what + ": metadata '" + field + "' should be a number, found '" + text + "'");
+        throw CheckpointError(what + ": metadata '" + field + "' should be a number, found '" + excerpt(text) + "'");
     return v;
 }
 
@@ -148,14 +148,14 @@ TensorFile to_tensor_file(const TrainingState& s, double saved_at) {
 TrainingState from_tensor_file(const TensorFile& f, const std::string& what) {
     const std::string& format = require_meta(f, "format", what);
     if (format != kCheckpointFormat)
-        throw CheckpointError(what + ": metadata 'format' should be '" + kCheckpointFormat + "', found '" + format + "'");
+        throw CheckpointError(what + ": metadata 'format' should be '" + kCheckpointFormat + "', found '" + excerpt(format) + "'");
     const std::string& version = require_meta(f, "format_version", what);
     if (version != std::to_string(kCheckpointFormatVersion))
-        throw CheckpointError(what + ": unsupported format_version '" + version + "' (this program reads version " +
+        throw CheckpointError(what + ": unsupported format_version '" + excerpt(version) + "' (this program reads version " +
                               std::to_string(kCheckpointFormatVersion) + ")");
     const std::string& md_crc = require_meta(f, "metadata_crc32", what);
     if (md_crc != hex32(metadata_crc(f.metadata)))
-        throw CheckpointError(what + ": metadata checksum mismatch: stored " + md_crc + ", computed " +
+        throw CheckpointError(what + ": metadata checksum mismatch: stored " + excerpt(md_crc) + ", computed " +
                               hex32(metadata_crc(f.metadata)));
 
     verify_tensor_crc32(f, what);
@@ -175,11 +175,11 @@ TrainingState from_tensor_file(const TensorFile& f, const std::string& what) {
     for (size_t l = 0; l < L; ++l) {
         const Tensor& t = require(f, weight_name(l, L), what);
         if (t.shape.size() != 2 || t.shape[0] != sizes.back())
-            throw CheckpointError(what + ": tensor '" + t.name + "' should have " + std::to_string(sizes.back()) +
+            throw CheckpointError(what + ": tensor '" + excerpt(t.name) + "' should have " + std::to_string(sizes.back()) +
                                   " rows (the width below it), found shape " + shape_text(t.shape));
         sizes.push_back(int(t.shape[1]));
         if (l + 1 < L && sizes.back() != s.config.hidden[l])
-            throw CheckpointError(what + ": tensor '" + t.name + "' has " + std::to_string(sizes.back()) +
+            throw CheckpointError(what + ": tensor '" + excerpt(t.name) + "' has " + std::to_string(sizes.back()) +
                                   " columns but the stored configuration says hidden layer " + std::to_string(l + 1) +
                                   " has " + std::to_string(s.config.hidden[l]));
     }
@@ -214,22 +214,26 @@ std::string tensor_crc32_json(const std::vector<Tensor>& tensors) {
 }
 
 void verify_tensor_crc32(const TensorFile& f, const std::string& what) {
+    const std::string& text = require_meta(f, "tensor_crc32", what);
+    if (json_depth(text) > kMaxJsonDepth)
+        throw CheckpointError(what + ": metadata 'tensor_crc32' is JSON nested deeper than " +
+                              std::to_string(kMaxJsonDepth) + " levels, expected an object of strings");
     nlohmann::json sums;
     try {
-        sums = nlohmann::json::parse(require_meta(f, "tensor_crc32", what));
+        sums = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
-        throw CheckpointError(what + ": metadata 'tensor_crc32' is not valid JSON: " + e.what());
+        throw CheckpointError(what + ": metadata 'tensor_crc32' is not valid JSON: " + excerpt(e.what(), 200));
     }
     if (!sums.is_object() || sums.size() != f.tensors.size())
         throw CheckpointError(what + ": metadata 'tensor_crc32' should list the " + std::to_string(f.tensors.size()) +
                               " tensors of the file");
     for (const Tensor& t : f.tensors) {
         if (!sums.contains(t.name) || !sums[t.name].is_string())
-            throw CheckpointError(what + ": no checksum for tensor '" + t.name + "'");
+            throw CheckpointError(what + ": no checksum for tensor '" + excerpt(t.name) + "'");
         const std::string stored = sums[t.name].get<std::string>();
         const std::string computed = hex32(crc32_of(t.bytes.data(), t.bytes.size()));
         if (stored != computed)
-            throw CheckpointError(what + ": checksum mismatch in tensor '" + t.name + "': stored " + stored +
+            throw CheckpointError(what + ": checksum mismatch in tensor '" + excerpt(t.name) + "': stored " + excerpt(stored) +
                                   ", computed " + computed + " (the data is damaged)");
     }
 }

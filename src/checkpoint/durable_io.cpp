@@ -36,6 +36,35 @@ void fsync_dir(const std::string& dir) {
     if (io::fsync_dir(dir) != 0) throw CheckpointError("cannot sync directory '" + dir + "': " + errno_text());
 }
 
+namespace {
+std::string mode_kind(mode_t mode) {
+    if (S_ISREG(mode)) return "is a regular file";
+    if (S_ISDIR(mode)) return "is a directory";
+    if (S_ISCHR(mode)) return "is a character device";
+    if (S_ISBLK(mode)) return "is a block device";
+    if (S_ISFIFO(mode)) return "is a named pipe";
+    if (S_ISSOCK(mode)) return "is a socket";
+    return "is not a regular file";
+}
+}  // namespace
+
+std::string path_kind(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return errno == ENOENT ? "does not exist" : "cannot be examined (" + errno_text() + ")";
+    return mode_kind(st.st_mode);
+}
+
+void require_regular_file(const std::string& path, const std::string& role) {
+    const std::string kind = path_kind(path);
+    if (kind != "is a regular file") throw CheckpointError("'" + path + "' " + kind + ", expected a " + role);
+}
+
+void require_directory(const std::string& path, const std::string& role) {
+    const std::string kind = path_kind(path);
+    if (kind != "is a directory") throw CheckpointError("'" + path + "' " + kind + ", expected a " + role);
+}
+
 std::vector<uint8_t> read_file(const std::string& path) {
     std::optional<std::vector<uint8_t>> bytes = read_file_if_exists(path);
     if (!bytes) throw CheckpointError(path + ": cannot open: " + std::strerror(ENOENT));
@@ -43,18 +72,24 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 std::optional<std::vector<uint8_t>> read_file_if_exists(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a named pipe must not block the open (it is refused below); no effect on files.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 && errno == ENOENT) return std::nullopt;
     if (fd < 0) throw CheckpointError(path + ": cannot open: " + errno_text());
     // From here on the descriptor is the file: a rename or an unlink of the name changes nothing.
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        const int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    if (::fstat(fd, &st) != 0) {
+        const int err = errno;
         ::close(fd);
         throw CheckpointError(path + ": cannot read: " + std::strerror(err));
     }
+    // A directory or a device would fail with a message naming nothing, or never end.
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw CheckpointError("'" + path + "' " + mode_kind(st.st_mode) + ", expected a file to read");
+    }
     std::vector<uint8_t> bytes;
-    bytes.reserve(S_ISREG(st.st_mode) ? size_t(st.st_size) : 0);
+    bytes.reserve(size_t(st.st_size));
     uint8_t buf[1 << 16];
     for (;;) {
         const ssize_t n = ::read(fd, buf, sizeof buf);

@@ -31,6 +31,14 @@ std::vector<uint8_t> read_file(const std::string& path);
 // The same, but nullopt when path does not exist (a reader racing a trainer's retention).
 std::optional<std::vector<uint8_t>> read_file_if_exists(const std::string& path);
 
+// What is at path, for messages: "does not exist", "is a directory", "is a regular file",
+// "is a character device", ...
+std::string path_kind(const std::string& path);
+// throws CheckpointError naming path, `role` ("checkpoint file", "checkpoint directory") and what is
+// there instead, unless path is a regular file / a directory (symbolic links followed).
+void require_regular_file(const std::string& path, const std::string& role);
+void require_directory(const std::string& path, const std::string& role);
+
 // An exclusive lock on a training directory (flock on DIR/.lock, which holds the holder's pid).
 // The kernel drops it when the holder dies, kill -9 included.
 class DirectoryLock {

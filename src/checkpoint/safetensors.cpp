@@ -54,8 +54,9 @@ std::string shown(const nlohmann::ordered_json& v) {
     return s;
 }
 
+// Names come from the file: quoted as a short escaped excerpt.
 std::string tensor_label(const std::string& name) {
-    return "tensor \"" + name + "\"";
+    return "tensor \"" + excerpt(name) + "\"";
 }
 
 }  // namespace
@@ -147,7 +148,7 @@ std::vector<uint8_t> encode_safetensors(const TensorFile& f) {
     try {
         text = header.dump();
     } catch (const nlohmann::ordered_json::exception& e) {  // a name or value that is not UTF-8
-        fail(what, std::string("cannot write the header as JSON: ") + e.what());
+        fail(what, "cannot write the header as JSON: " + excerpt(e.what(), 200));
     }
     // The data then starts at 8 + text.size(), a multiple of 8.
     text.append((8 - text.size() % 8) % 8, ' ');
@@ -253,11 +254,15 @@ TensorFile decode_safetensors(const std::vector<uint8_t>& bytes, const std::stri
     const uint64_t data_start = 8 + n;
     const uint64_t data_size = bytes.size() - data_start;
 
+    const char* text = reinterpret_cast<const char*>(bytes.data()) + 8;
+    if (json_depth(text, text + n) > kMaxJsonDepth)
+        fail(what, "header: JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                       " levels (a safetensors header has 3)");
     nlohmann::ordered_json header;
     try {
         header = nlohmann::ordered_json::parse(bytes.begin() + 8, bytes.begin() + data_start);
     } catch (const nlohmann::ordered_json::exception& e) {
-        fail(what, std::string("header is not valid UTF-8 JSON: ") + e.what());
+        fail(what, "header is not valid UTF-8 JSON: " + excerpt(e.what(), 200));
     }
     if (!header.is_object())
         fail(what, std::string("header: expected a JSON object, found ") + header.type_name());
@@ -270,7 +275,7 @@ TensorFile decode_safetensors(const std::vector<uint8_t>& bytes, const std::stri
                 fail(what, "__metadata__: expected an object of strings, found " + shown(value));
             for (const auto& [mk, mv] : value.items()) {
                 if (!mv.is_string())
-                    fail(what, "__metadata__: \"" + mk + "\": expected a string, found " + shown(mv));
+                    fail(what, "__metadata__: \"" + excerpt(mk) + "\": expected a string, found " + shown(mv));
                 out.metadata[mk] = mv.get<std::string>();
             }
             continue;

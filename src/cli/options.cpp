@@ -2,6 +2,7 @@
 #include "src/cli/options.hpp"
 
 #include <cxxopts.hpp>
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 #include <type_traits>
@@ -50,10 +51,13 @@ T get(const cxxopts::ParseResult& r, const std::string& name) {
 }  // namespace
 
 std::vector<int> parse_int_list(const std::string& s, const std::string& option) {
+    if (s.empty()) throw ConfigError("--" + option + " expects at least one width, got ''");
     std::vector<int> out;
-    std::stringstream in(s);
-    std::string item;
-    while (std::getline(in, item, ',')) {
+    size_t start = 0;
+    while (start <= s.size()) {  // "625," has an empty last item: refused like any other empty item
+        const size_t comma = std::min(s.find(',', start), s.size());
+        const std::string item = s.substr(start, comma - start);
+        start = comma + 1;
         size_t used = 0;
         long v = 0;
         try {
@@ -66,7 +70,6 @@ std::vector<int> parse_int_list(const std::string& s, const std::string& option)
                               s + "'");
         out.push_back(int(v));
     }
-    if (out.empty()) throw ConfigError("--" + option + " expects at least one width, got '" + s + "'");
     return out;
 }
 
@@ -101,6 +104,7 @@ TrainConfig read_train_config(const cxxopts::ParseResult& r) {
     c.init_from = get<std::string>(r, "init_from");
     c.init_map = get<std::string>(r, "init_map");
     c.init_optimizer = r.count("init_optimizer") > 0;
+    c.allow_other_data = r.count("allow_other_data") > 0;
     return c;
 }
 
@@ -130,6 +134,7 @@ void add_train_options(cxxopts::Options& o) {
         ("init_from", "a new run takes weights from this checkpoint or exported file (ignored when resuming)", cxxopts::value<std::string>()->default_value(""))
         ("init_map", "with --init_from: TARGET=SOURCE or NAME items, comma-separated (default: every weight name in both)", cxxopts::value<std::string>()->default_value(""))
         ("init_optimizer", "with --init_from: also copy the mapped weights' RMSProp slots")
+        ("allow_other_data", "resume even when the data's fingerprint differs from the checkpoint's (recorded in it)")
         ("quiet", "log only warnings, errors and the per-epoch line (no progress line)")
         ("progress", "live progress line: auto (redrawn on a terminal, else a plain line every 5 s), plain, off", cxxopts::value<std::string>()->default_value("auto"))
         ("h,help", "print this help")

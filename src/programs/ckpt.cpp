@@ -43,6 +43,7 @@ std::string time_text(double unix_seconds) {
 }
 
 int cmd_list(const std::string& dir) {
+    require_directory(dir, "checkpoint directory");
     std::string latest;
     const LatestSearch found = find_latest_checkpoint(dir);  // throws when dir is not a directory
     if (found.latest) latest = found.latest->file;

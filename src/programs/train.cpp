@@ -9,12 +9,15 @@
 #include <atomic>
 #include <memory>
 #include <cstdlib>
+#include <new>
+#include <string>
 #include <cxxopts.hpp>
 #include <spdlog/spdlog.h>
 
 #include "data_loader/idx.hpp"
 #include "src/cli/options.hpp"
 #include "src/comm/world.hpp"
+#include "src/text.hpp"
 #include "src/train/trainer.hpp"
 
 namespace {
@@ -40,6 +43,7 @@ void install_stop_handlers() {
 int main(int argc, char** argv) {
     using namespace mnist;
     std::unique_ptr<Comm> world;
+    std::string stage = "parsing the options";  // named when memory runs out
     try {
         world = join_world(argc, argv);  // several processes under mpirun, else one
         const auto parsed = parse_train_options(argc, argv);
@@ -53,9 +57,11 @@ int main(int argc, char** argv) {
         report.progress = parsed.quiet || parsed.progress == "off" ? ProgressMode::off
                           : parsed.progress == "auto" && isatty(STDOUT_FILENO) ? ProgressMode::terminal
                                                                                 : ProgressMode::plain;
+        stage = "loading the data from '" + c.data_dir + "'";
         const Mnist data = load_mnist(c.data_dir, size_t(c.validation_size));
         spdlog::info("data '{}': {} training, {} validation, {} test images", c.data_dir, data.train.size(),
                      data.validation.size(), data.test.size());
+        stage = "training a " + widths_text(c.hidden) + " network (its weights, slots and activations)";
         if (world->size() > 1)
             spdlog::info("data-parallel on {} processes: rank 0 saves and logs; every tensor as one process computes it",
                          world->size());
@@ -67,6 +73,10 @@ int main(int argc, char** argv) {
         }
         spdlog::info("done: global_step {}", out.global_step);
         return 0;
+    } catch (const std::bad_alloc&) {
+        spdlog::error("out of memory while {}", stage);
+        if (world && world->size() > 1) abort_world(*world, 1);
+        return 1;
     } catch (const SaveError& e) {  // the state reached is not on disk: not bad input
         spdlog::error("{}", e.what());
         if (world && world->size() > 1) abort_world(*world, kExitUnsaved);  // no rank may wait for rank 0

@@ -5,9 +5,22 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
+#include "src/text.hpp"
+
 namespace mnist {
+namespace {
+
+// One line of metrics.jsonl, or a discarded value when it is not JSON or nested deeper than any
+// record (a damaged line is skipped, never recursed into).
+nlohmann::json parse_record(const std::string& line) {
+    if (json_depth(line) > kMaxJsonDepth) return nlohmann::json(nlohmann::json::value_t::discarded);
+    return nlohmann::json::parse(line, nullptr, false);
+}
+
+}  // namespace
 
 void append_metrics(const std::string& path, const nlohmann::ordered_json& record) {
     const std::string line = record.dump() + "\n";
@@ -23,7 +36,7 @@ int64_t keep_metrics_until(const std::string& path, int64_t step) {
     std::string kept, line;
     int64_t dropped = 0;
     while (std::getline(in, line)) {
-        const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        const nlohmann::json j = parse_record(line);
         if (!j.is_discarded() && j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
             j["step"].get<int64_t>() <= step)
             kept += line + "\n";
@@ -46,11 +59,18 @@ int64_t keep_metrics_until(const std::string& path, int64_t step) {
 }
 
 std::vector<nlohmann::json> read_metrics(const std::string& path) {
-    std::vector<nlohmann::json> out;
     std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parse_metrics(text.str());
+}
+
+std::vector<nlohmann::json> parse_metrics(const std::string& text) {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(text);
     std::string line;
     while (std::getline(in, line)) {
-        nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        nlohmann::json j = parse_record(line);
         if (!j.is_discarded() && j.is_object()) out.push_back(std::move(j));
     }
     return out;

@@ -28,6 +28,9 @@ int64_t keep_metrics_until(const std::string& path, int64_t step);
 
 // Every record of the file, in order (lines that do not parse are skipped). Missing file: none.
 std::vector<nlohmann::json> read_metrics(const std::string& path);
+// The records of metrics.jsonl's text, as read_metrics (lines that do not parse, or that nest deeper
+// than kMaxJsonDepth, are skipped).
+std::vector<nlohmann::json> parse_metrics(const std::string& text);
 
 
 }  // namespace mnist

@@ -149,18 +149,6 @@ std::string config_differences(const std::string& theirs, const std::string& min
     return out;
 }
 
-// The fingerprints of the data arrays, named.
-std::vector<std::pair<std::string, uint64_t>> data_fingerprints(const Mnist& data) {
-    std::vector<std::pair<std::string, uint64_t>> out;
-    for (const auto& [name, d] : {std::pair<const char*, const Dataset*>{"training", &data.train},
-                                  {"validation", &data.validation}, {"test", &data.test}}) {
-        const uint64_t shape = uint64_t(d->rows) << 32 | d->cols;
-        out.emplace_back(std::string(name) + " images", fingerprint(d->pixels.data(), d->pixels.size(), shape));
-        out.emplace_back(std::string(name) + " labels", fingerprint(d->labels.data(), d->labels.size()));
-    }
-    return out;
-}
-
 // Rank 0's bytes of `text` to every rank.
 std::string broadcast_text(Comm& comm, int root, std::string text) {
     int64_t length = int64_t(text.size());
@@ -176,38 +164,14 @@ RowRange rows_of_rank(int rank, int ranks, int64_t batch) {
     return {batch * rank / ranks, batch * (rank + 1) / ranks};
 }
 
-uint64_t fingerprint(const void* data, size_t bytes, uint64_t seed) {
-    // Eight bytes at a time, multiply-xorshift mixing (the tail padded with zeros), then the length.
-    const auto mix = [](uint64_t h, uint64_t w) {
-        h ^= w * 0x9E3779B97F4A7C15ull;
-        h = (h << 31 | h >> 33) * 0xBF58476D1CE4E5B9ull;
-        return h ^ (h >> 29);
-    };
-    const unsigned char* p = static_cast<const unsigned char*>(data);
-    uint64_t h = mix(0x243F6A8885A308D3ull, seed);
-    size_t i = 0;
-    for (; i + 8 <= bytes; i += 8) {
-        uint64_t w;
-        std::memcpy(&w, p + i, 8);
-        h = mix(h, w);
-    }
-    uint64_t tail = 0;
-    std::memcpy(&tail, p + i, bytes - i);
-    return mix(mix(h, tail), bytes);
-}
-
 void check_ranks_agree(Comm& comm, const TrainConfig& c, const Mnist& data) {
     if (comm.size() == 1) return;
     const std::string mine = to_json(c);
     std::string problem = config_differences(broadcast_text(comm, 0, mine), mine, comm.rank());
-    const auto fingerprints = data_fingerprints(data);
-    for (const auto& [name, value] : fingerprints) {
-        uint64_t theirs = value;
-        comm.broadcast(0, &theirs, sizeof theirs);
-        if (theirs != value)
-            problem += (problem.empty() ? "" : "; ") + std::string("the ") + name + " differ (fingerprint " +
-                       std::to_string(theirs) + " on rank 0, " + std::to_string(value) + " here)";
-    }
+    const std::string theirs = broadcast_text(comm, 0, data.fingerprint);  // data_loader's data_fingerprint
+    if (theirs != data.fingerprint)
+        problem += (problem.empty() ? "" : "; ") + std::string("the data differ (fingerprint ") + theirs +
+                   " on rank 0, " + data.fingerprint + " here)";
     const std::vector<int64_t> bad = comm.gather_all(problem.empty() ? 0 : 1);
     const auto first = std::find(bad.begin(), bad.end(), 1);
     if (first == bad.end()) return;

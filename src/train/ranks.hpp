@@ -48,9 +48,6 @@ struct RowRange {
 };
 RowRange rows_of_rank(int rank, int ranks, int64_t batch);
 
-// A 64-bit fingerprint of bytes, to tell whether two processes hold the same data.
-uint64_t fingerprint(const void* data, size_t bytes, uint64_t seed = 0);
-
 // Checks, before any step, that every rank was started with rank 0's options (c) and loaded the
 // same data. On a difference every rank throws RanksDisagree, naming the first rank that differs and
 // what differs (rank 0 alone need print it). One process: nothing.

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include "src/checkpoint/transfer.hpp"
@@ -12,14 +15,61 @@
 
 namespace mnist {
 
+namespace {
+
+// MemAvailable of /proc/meminfo in bytes; 0 when unknown (then nothing is refused).
+uint64_t memory_available() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kb = 0;
+    std::string unit;
+    while (in >> key >> kb >> unit)
+        if (key == "MemAvailable:") return kb * 1024;
+    return 0;
+}
+
+std::string gigabytes(double bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+    return buf;
+}
+
+}  // namespace
+
+double training_bytes(const std::vector<int>& sizes, int64_t batch_size) {
+    double params = 0, units = 0;
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) params += double(sizes[l]) * sizes[l + 1];
+    for (int w : sizes) units += w;
+    return 4.0 * (7 * params + 4 * units * double(batch_size));
+}
+
+void check_memory(const TrainConfig& c, int input_size, uint64_t available) {
+    std::vector<int> sizes = {input_size};
+    sizes.insert(sizes.end(), c.hidden.begin(), c.hidden.end());
+    sizes.push_back(10);
+    const double need = training_bytes(sizes, c.batch_size);
+    if (available == 0 || need <= double(available)) return;
+    throw ConfigError("--hidden " + widths_text(c.hidden) + ": a " + widths_text(sizes, "-") + " network needs about " +
+                      std::to_string(uint64_t(need)) + " bytes (" + gigabytes(need) +
+                      ": weights, two RMSProp slots, gradients and a save's copy, 28 bytes per weight, and a "
+                      "batch's activations), but only " + std::to_string(available) + " bytes (" +
+                      gigabytes(double(available)) + ") of memory are available (MemAvailable in /proc/meminfo)");
+}
+
 RunShape run_shape(const TrainConfig& c, const Mnist& data) {
     RunShape s;
     s.input_size = int(data.train.image_size());
+    check_memory(c, s.input_size, memory_available());
     s.steps_per_epoch = int64_t(data.train.size()) / c.batch_size;
     if (s.steps_per_epoch == 0)
         throw ConfigError("--batch_size " + std::to_string(c.batch_size) + " is larger than the training set (" +
                           std::to_string(data.train.size()) + " images after the validation split)");
     s.total_steps = c.epochs * s.steps_per_epoch;
+    s.data_fingerprint = data.fingerprint;
+    s.data_files = data.files.train_images.empty()
+                       ? "'" + c.data_dir + "'"
+                       : "'" + data.files.train_images + "', '" + data.files.train_labels + "', '" +
+                             data.files.test_images + "', '" + data.files.test_labels + "'";
     return s;
 }
 
@@ -44,6 +94,21 @@ TrainingState new_run_state(const TrainConfig& c, int input_size, int64_t steps_
     return st;
 }
 
+void check_same_data(const TrainConfig& saved, const std::string& file, const TrainConfig& c, const RunShape& shape) {
+    // A configuration written before fingerprints were recorded has none: nothing to compare.
+    if (saved.data_fingerprint.empty() || shape.data_fingerprint.empty() ||
+        saved.data_fingerprint == shape.data_fingerprint)
+        return;
+    const std::string what = "'" + file + "' was trained on data with fingerprint " + saved.data_fingerprint +
+                             " (data_dir '" + saved.data_dir + "'), but the data now given, " + shape.data_files +
+                             ", has fingerprint " + shape.data_fingerprint;
+    if (!c.allow_other_data)
+        throw ConfigError("cannot resume: " + what +
+                          "; use the original data, another --ckpt_dir for a new run, or --allow_other_data to "
+                          "continue on this data (recorded in the checkpoints)");
+    spdlog::warn("resuming on other data (--allow_other_data, recorded in the checkpoints): {}", what);
+}
+
 TrainingState resumed_state(TrainingState saved, const std::string& file, const TrainConfig& c, const RunShape& shape) {
     std::vector<std::string> bad = incompatible_settings(saved.config, c);
     if (saved.net.sizes.front() != shape.input_size)
@@ -57,12 +122,15 @@ TrainingState resumed_state(TrainingState saved, const std::string& file, const 
                           join(bad, "\n  ") + "\nuse the original settings, or another --ckpt_dir for a new run");
     for (const std::string& line : changed_settings(saved.config, c))
         spdlog::warn("resuming with a changed setting ({}); the run will differ from one never stopped", line);
+    check_same_data(saved.config, file, c, shape);
     // How the run started stays recorded, whatever --init_from the rerun names (it is ignored).
     const TrainConfig started = saved.config;
     saved.config = c;
     saved.config.init_from = started.init_from;
     saved.config.init_map = started.init_map;
     saved.config.init_optimizer = started.init_optimizer;
+    saved.config.data_fingerprint = shape.data_fingerprint;
+    saved.config.allow_other_data = c.allow_other_data || started.allow_other_data;
     saved.opt.config = rmsprop_config(c);
     if (saved.global_step % shape.steps_per_epoch == 0) saved.epoch_loss_sum = 0;
     return saved;
@@ -90,9 +158,32 @@ void log_start(const Start& s, const TrainConfig& c, const RunShape& shape, doub
 
 }  // namespace
 
+namespace {
+
+// Whether some checkpoint file of dir reads as valid (nothing is moved or written).
+bool holds_valid_checkpoint(const std::string& dir) {
+    const auto files = list_checkpoint_files(dir);
+    for (auto it = files.rbegin(); it != files.rend(); ++it) {
+        try {
+            read_checkpoint((std::filesystem::path(dir) / it->second).string());
+            return true;
+        } catch (const std::exception&) {
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
 Start restore_or_initialize(const TrainConfig& c, const RunShape& shape, FaultPoint fault) {
     std::optional<TrainingState> new_run;
-    if (list_checkpoint_files(c.ckpt_dir).empty()) new_run = new_run_state(c, shape.input_size, shape.steps_per_epoch);
+    if (list_checkpoint_files(c.ckpt_dir).empty()) {
+        new_run = new_run_state(c, shape.input_size, shape.steps_per_epoch);
+    } else if (!c.init_from.empty() && !holds_valid_checkpoint(c.ckpt_dir)) {
+        // Only damaged files: a bad --init_from fails here, before the restore moves them aside. (With
+        // a valid checkpoint, --init_from is ignored, as always.)
+        new_run = new_run_state(c, shape.input_size, shape.steps_per_epoch);
+    }
 
     Start s{Saver(c.ckpt_dir, c.max_to_keep, c.keep_checkpoint_every_n_hours, fault), DirectoryLock(c.ckpt_dir), {}, {}};
     const auto restore_start = std::chrono::steady_clock::now();
@@ -105,6 +196,7 @@ Start restore_or_initialize(const TrainConfig& c, const RunShape& shape, FaultPo
         s.restored_file = restored.file;
     } else {
         s.state = new_run ? std::move(*new_run) : new_run_state(c, shape.input_size, shape.steps_per_epoch);
+        s.state.config.data_fingerprint = shape.data_fingerprint;
     }
     log_start(s, c, shape, restore_ms);
     return s;

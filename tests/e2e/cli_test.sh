@@ -98,6 +98,13 @@ mkdir -p "$work/listdir"
 cp "$work/run/model-62.safetensors" "$work/run/model-124.safetensors" "$work/listdir/"
 truncate -s 4000 "$work/listdir/model-124.safetensors"
 expect "ckpt list gives the reason a checkpoint is invalid" 0 "INVALID" -- "$bin/ckpt" list "$work/listdir"
+# Paths that are not what was expected are named with what they are (issue 12).
+expect "ckpt list of a missing directory fails naming it" 1 "'/nonexistent-12' does not exist, expected a checkpoint directory" -- "$bin/ckpt" list /nonexistent-12
+expect "ckpt inspect of a directory names it" 1 "is a directory, expected a file to read" -- "$bin/ckpt" inspect "$work/run"
+expect "eval --checkpoint of a directory names it" 1 "is a directory, expected a file to read" -- "$bin/eval" --checkpoint "$work/run" --data_dir "$work/data"
+expect "a network too large for memory is refused before allocation" 1 "of memory are available" -- "$bin/train" "${common[@]}" --hidden 200000,200000 --ckpt_dir "$work/huge"
+printf '\x00\x10\x00\x00\x00\x00\x00\x00' > "$work/deep.safetensors"; head -c 4096 /dev/zero | tr '\0' '[' >> "$work/deep.safetensors"
+expect "ckpt inspect of a deeply nested header fails without crashing" 1 "nested deeper than 64 levels" -- "$bin/ckpt" inspect "$work/deep.safetensors"
 expect "ckpt verify of a directory fails when one file is damaged" 1 "model-124.safetensors: INVALID" -- "$bin/ckpt" verify "$work/listdir"
 expect "ckpt with an unknown command fails" 1 "unknown command" -- "$bin/ckpt" frobnicate
 

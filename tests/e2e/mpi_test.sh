@@ -115,8 +115,8 @@ mpirun -np 2 "$bin/train" "${args[@]}" --epochs 2 --ckpt_dir "$work/bad2" : \
        -np 1 "$bin/train" "${args[@]}" --epochs 2 --ckpt_dir "$work/bad2" --data_dir "$work/data2" > "$work/bad2.log" 2>&1
 status=$?
 if [[ $status != 0 ]] && grep -q "rank 2 of 3 was not started like rank 0" "$work/bad2.log" &&
-   grep -q "the training labels differ" "$work/bad2.log"; then
-  ok "a rank with other data: the message names rank 2 and the training labels"
+   grep -q "the data differ" "$work/bad2.log"; then
+  ok "a rank with other data: the message names rank 2 and both data fingerprints"
 else
   fail "disagreeing data (status $status)" "$work/bad2.log"
 fi

@@ -103,7 +103,7 @@ TEST_CASE("board_api: names that leave the directory or are not checkpoints are 
     require_error(api.predict(body.dump()), 400, "expected a file name");
 }
 
-TEST_CASE("board_api: predict classifies 784 pixels; malformed or oversized bodies get 4xx", "[board_api]") {
+TEST_CASE("board_api: predict classifies 784 pixels, and malformed or oversized bodies get 4xx", "[board_api]") {
     BoardRun& run = board_run();
     BoardApi api(run.ckpt, run.data);
     const ApiResponse ok = api.predict(pixels_body(255).dump());

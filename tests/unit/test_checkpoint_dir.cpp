@@ -268,3 +268,27 @@ TEST_CASE("checkpoint_dir: a save killed after the rename restores the new check
     REQUIRE(st.model_checkpoint_path == "model-2.safetensors");
     REQUIRE(st.all_model_checkpoint_paths == Names{"model-1.safetensors", "model-2.safetensors"});
 }
+
+// Issue 12: a crafted header (JSON nested a million levels deep) crashed every program that read it;
+// in a checkpoint directory it made ./train crash on every start. Now it is a damaged file like any other.
+TEST_CASE("checkpoint_dir: a newest file with a deeply nested header is moved aside and the previous one restored",
+          "[checkpoint_dir]") {
+    TempDir dir;
+    save_steps(dir.str(), {1, 2});
+    const std::string newest = dir / "model-2.safetensors";
+    const std::string header = "{\"w_h\":" + std::string(1000000, '[') + std::string(1000000, ']') + "}";
+    std::vector<uint8_t> bytes;
+    for (int i = 0; i < 8; ++i) bytes.push_back(uint8_t(uint64_t(header.size()) >> (8 * i)));
+    bytes.insert(bytes.end(), header.begin(), header.end());
+    write_bytes(newest, bytes);
+
+    Saver saver(dir.str(), 0, 0.0);
+    const RestoreResult r = saver.restore_latest();
+    REQUIRE(r.state);
+    REQUIRE(r.file == "model-1.safetensors");
+    REQUIRE_FALSE(fs::exists(newest));
+    REQUIRE(read_bytes(newest + ".damaged") == bytes);
+    bool warned = false;
+    for (const std::string& w : r.warnings) warned = warned || w.find("nested deeper than 64 levels") != std::string::npos;
+    REQUIRE(warned);
+}

@@ -193,3 +193,20 @@ TEST_CASE("checkpoint_file: a file that is not a checkpoint of this program is r
         REQUIRE_THROWS_AS(read_checkpoint(path), CheckpointError);
     }
 }
+
+TEST_CASE("checkpoint_file: a deeply nested tensor_crc32 entry and long metadata values are refused in short messages",
+          "[checkpoint_file]") {
+    TensorFile f = to_tensor_file(tiny_state(3));
+    f.metadata["tensor_crc32"] = std::string(1000000, '{');
+    REQUIRE_THROWS_WITH(verify_tensor_crc32(f, "f.safetensors"),
+                        Contains("f.safetensors") && Contains("nested deeper than 64 levels"));
+    f = to_tensor_file(tiny_state(3));
+    f.metadata["format"] = std::string(100000, 'x') + "\x1b";
+    try {
+        from_tensor_file(f, "f.safetensors");
+        FAIL("no error");
+    } catch (const CheckpointError& e) {
+        CHECK(std::string(e.what()).size() < 300);
+        CHECK_THAT(e.what(), Contains("metadata 'format'") && Contains("(100001 bytes)"));
+    }
+}

@@ -3,12 +3,16 @@
 // fields, and the lines that tell a resumed run what it may not or did change.
 #include <catch2/catch.hpp>
 
+#include <xmmintrin.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 #include "src/config.hpp"
+#include "src/text.hpp"
 
 using namespace mnist;
 using Catch::Matchers::Contains;
@@ -230,7 +234,7 @@ TEST_CASE("config: JSON lists every field in struct order with short doubles", "
                         "learning_rate", "decay", "momentum", "epsilon", "batch_size", "epochs", "seed",
                         "shuffle", "validation_size", "max_to_keep", "keep_checkpoint_every_n_hours",
                         "threads", "save_every_steps", "save_every_secs", "init_from", "init_map",
-                        "init_optimizer"});
+                        "init_optimizer", "data_fingerprint", "allow_other_data"});
     REQUIRE_THAT(text, Contains("\"keep_prob_input\":0.1,"));
     REQUIRE_THAT(text, Contains("\"learning_rate\":1e-10,"));
     REQUIRE_THAT(text, Contains("\"keep_prob_hidden\":0.3333333333333333,"));
@@ -286,7 +290,7 @@ TEST_CASE("config: from JSON rejects a mistyped field, naming it and what was fo
     REQUIRE_THROWS_WITH(config_from_json(with("batch_size", nlohmann::json(UINT64_MAX))),
                         Contains("field \"batch_size\": expected a 64-bit integer"));
     REQUIRE_THROWS_WITH(config_from_json(with("learning_rate", nullptr)),
-                        "config JSON: field \"learning_rate\": expected a number, found null");
+                        "config JSON: field \"learning_rate\": expected a finite number, found null");
     REQUIRE_THROWS_WITH(config_from_json(with("shuffle", 1)),
                         Contains("field \"shuffle\": expected true or false, found 1"));
     REQUIRE_THROWS_WITH(config_from_json(with("seed", -1)),
@@ -348,8 +352,7 @@ TEST_CASE("config: changed settings name each change to the math and nothing els
                                      "learning_rate: checkpoint has 0.001, requested 0.0001",
                                      "decay: checkpoint has 0.9, requested 0.95",
                                      "momentum: checkpoint has 0, requested 0.1",
-                                     "epsilon: checkpoint has 1e-10, requested 1e-08",
-                                     "data_dir: checkpoint has \"data/mnist\", requested \"data/fashion\""});
+                                     "epsilon: checkpoint has 1e-10, requested 1e-08"});
 }
 
 TEST_CASE("config: changed settings notice a difference in the last bit of a double", "[config]") {
@@ -357,4 +360,51 @@ TEST_CASE("config: changed settings notice a difference in the last bit of a dou
     requested.learning_rate = std::nextafter(saved.learning_rate, 1.0);
     REQUIRE(changed_settings(saved, requested) ==
             std::vector<std::string>{"learning_rate: checkpoint has 0.001, requested 0.0010000000000000002"});
+}
+
+// Found by fuzz/fuzz_config: nesting deep enough to exhaust the stack when parsed or printed, and a
+// number beyond a double's range (read as infinity, written back as null).
+TEST_CASE("config: from JSON refuses nesting deeper than 64 levels and numbers beyond a double", "[config]") {
+    const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+    REQUIRE_THROWS_WITH(config_from_json("{\"hidden\":" + deep + "}"), Contains("nested deeper than 64 levels"));
+    auto j = nlohmann::json::parse(to_json(TrainConfig{}));
+    std::string text = j.dump();
+    const std::string key = "\"epsilon\":";
+    const size_t at = text.find(key) + key.size();
+    text.replace(at, text.find(',', at) - at, "1e999");
+    REQUIRE_THROWS_WITH(config_from_json(text), Contains("config JSON") && Contains("1e999"));
+}
+
+TEST_CASE("config: a mistyped field quotes at most 80 characters of what was found", "[config]") {
+    auto j = nlohmann::json::parse(to_json(TrainConfig{}));
+    j["decay"] = std::string(100000, 'x');
+    try {
+        config_from_json(j.dump());
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK(std::string(e.what()).size() < 200);
+    }
+}
+
+// From a review: FTZ/DAZ, set for the training threads, made two denormals compare equal, so a
+// denormal setting was written as a decimal that reads back as another number.
+TEST_CASE("config: denormal settings are written and compared exactly while denormals are flushed (DAZ)", "[config]") {
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040);  // FTZ | DAZ, as numerics/gemm sets them
+    TrainConfig a, b;
+    a.epsilon = 5e-324;
+    b.epsilon = 1.5e-320;
+    const bool exact_text = [&] {
+        for (double x : {5e-324, 1.5e-320, 2.2250738585072009e-308}) {
+            const double y = std::strtod(exact_decimal(x).c_str(), nullptr);
+            if (std::memcmp(&x, &y, sizeof x) != 0) return false;
+        }
+        return true;
+    }();
+    const std::vector<std::string> changed = changed_settings(a, b);
+    const TrainConfig back = config_from_json(to_json(b));
+    _mm_setcsr(csr);
+    CHECK(exact_text);
+    CHECK(changed.size() == 1);
+    CHECK(same_bits(back.epsilon, b.epsilon));
 }

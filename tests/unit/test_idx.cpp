@@ -4,6 +4,10 @@
 #include "data_loader/idx.hpp"
 
 #include <catch2/catch.hpp>
+#include <zlib.h>
+
+#include <algorithm>
+#include <fstream>
 
 #include <string>
 #include <vector>
@@ -230,4 +234,100 @@ TEST_CASE("idx: rejects a corrupt gzip stream naming the file", "[idx]") {
         write_bytes(t / "bad.gz", Bytes{0x1f, 0x8b});
         REQUIRE_THROWS_WITH(read_idx_labels(t / "bad.gz"), Contains(t / "bad.gz") && Contains("corrupt gzip"));
     }
+}
+
+namespace {
+
+// The peak resident set of this process so far, in bytes (VmHWM).
+uint64_t peak_rss() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    return 0;
+}
+
+// gzip of `head` followed by `zeros` zero bytes, compressed a megabyte at a time (the payload is
+// never in memory whole).
+Bytes gzip_with_zeros(const Bytes& head, uint64_t zeros) {
+    z_stream zs{};
+    REQUIRE(deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    Bytes out, chunk(1 << 20, 0), buf(1 << 20);
+    auto pump = [&](const uint8_t* p, size_t n, int flush) {
+        zs.next_in = const_cast<Bytef*>(p);
+        zs.avail_in = uInt(n);
+        do {
+            zs.next_out = buf.data();
+            zs.avail_out = uInt(buf.size());
+            deflate(&zs, flush);
+            out.insert(out.end(), buf.data(), buf.data() + (buf.size() - zs.avail_out));
+        } while (zs.avail_out == 0);
+    };
+    pump(head.data(), head.size(), Z_NO_FLUSH);
+    for (uint64_t left = zeros; left > 0;) {
+        const size_t n = size_t(std::min<uint64_t>(left, chunk.size()));
+        pump(chunk.data(), n, Z_NO_FLUSH);
+        left -= n;
+    }
+    pump(nullptr, 0, Z_FINISH);
+    deflateEnd(&zs);
+    return out;
+}
+
+}  // namespace
+
+// Issue 12: the trailer's size field was believed. A 1.6 MB .gz whose trailer claims 4 GB made the
+// reader allocate 1.85 GB before reporting the (correct) length-check error.
+TEST_CASE("idx: a gzip trailer claiming 4 GB is not believed: the error comes without a large allocation", "[idx]") {
+    Bytes pixels(1600000);
+    uint32_t x = 12345;
+    for (uint8_t& p : pixels) p = uint8_t((x = x * 1103515245u + 12345u) >> 24);  // incompressible
+    const Bytes file = idx_images(1600000 / 784, 28, 28, Bytes(pixels.begin(), pixels.begin() + 1600000 / 784 * 784));
+    Bytes gz = gzip_with_zeros(file, 0);
+    REQUIRE(gz.size() > 1500000);
+    for (int i = 1; i <= 4; ++i) gz[gz.size() - i] = 0xFF;  // ISIZE = 4 GB - 1
+    const uint64_t before = peak_rss();
+    REQUIRE_THROWS_WITH(mnist::decode_idx_images(gz, "lying.gz"),
+                        Contains("lying.gz") && Contains("corrupt gzip") && Contains("incorrect length check"));
+    CHECK(peak_rss() - before < uint64_t(100) << 20);
+}
+
+// Issue 12: a .gz that inflates to 1 GB after the data the header declares was inflated whole (1.1 GB
+// resident) before the trailing-bytes error. Now inflation stops one byte past the declared size.
+TEST_CASE("idx: a gzip file with 1 GB of trailing bytes is refused after inflating one byte past the data", "[idx]") {
+    const Bytes gz = gzip_with_zeros(idx_labels(kLabels), uint64_t(1) << 30);
+    REQUIRE(gz.size() < 8000000);
+    const uint64_t before = peak_rss();
+    REQUIRE_THROWS_WITH(mnist::decode_idx_labels(gz, "long.gz"),
+                        Contains("long.gz") && Contains("header declares 3 labels = 3 bytes") &&
+                            Contains("more than 3 bytes after the 8-byte header") &&
+                            Contains("decompression stopped one byte past the declared size"));
+    CHECK(peak_rss() - before < uint64_t(100) << 20);
+    // The same file on disk, read through the path API.
+    TempDir t;
+    write_bytes(t / "long.gz", gz);
+    REQUIRE_THROWS_WITH(read_idx_labels(t / "long.gz"), Contains("trailing bytes after the data"));
+    CHECK(peak_rss() - before < uint64_t(100) << 20);
+}
+
+TEST_CASE("idx: a raw file longer than its header declares is read only one byte past the data", "[idx]") {
+    TempDir t;
+    Bytes file = idx_labels(kLabels);
+    file.resize(file.size() + (64 << 20), 0);  // 64 MB of trailing zeros
+    write_bytes(t / "lab", file);
+    const uint64_t before = peak_rss();
+    REQUIRE_THROWS_WITH(read_idx_labels(t / "lab"),
+                        Contains("holds " + std::to_string(3 + (64 << 20)) + " bytes after the 8-byte header") &&
+                            Contains(std::to_string(64 << 20) + " trailing bytes"));
+    CHECK(peak_rss() - before < uint64_t(32) << 20);
+}
+
+TEST_CASE("idx: the in-memory decoders give what the file readers give", "[idx]") {
+    TempDir t;
+    const Bytes img = idx_images(3, 2, 4, kPixels);
+    write_gz(t / "img.gz", img);
+    CHECK(mnist::decode_idx_images(img, "img").pixels == kPixels);
+    CHECK(mnist::decode_idx_images(read_bytes(t / "img.gz"), "img.gz").pixels == kPixels);
+    CHECK(mnist::decode_idx_labels(idx_labels(kLabels), "lab") == kLabels);
+    REQUIRE_THROWS_WITH(mnist::decode_idx_labels(img, "img"), Contains("img") && Contains("this is an image file"));
 }

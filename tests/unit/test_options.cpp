@@ -248,7 +248,7 @@ TEST_CASE("options: a width list reads comma-separated widths from 1 to 1000000"
 }
 
 TEST_CASE("options: a width list with an empty item, a width out of range or trailing text is refused", "[options]") {
-    for (const char* text : {"625,,625", ",625", "0", "1000001", "-5", "12a", "1.5", "99999999999999999999"}) {
+    for (const char* text : {"625,,625", ",625", "625,", "625,625,", "0", "1000001", "-5", "12a", "1.5", "99999999999999999999"}) {
         INFO(text);
         REQUIRE_THROWS_AS(parse_int_list(text, "hidden"), ConfigError);
         REQUIRE_THROWS_WITH(parse_int_list(text, "hidden"),

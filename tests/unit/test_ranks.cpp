@@ -1,4 +1,4 @@
-// The processes of a run: how a batch is cut among ranks, the data fingerprint, and the one-process
+// The processes of a run: how a batch is cut among ranks and the one-process
 // world (MPI runs themselves are tested by tests/e2e/mpi_test.sh under mpirun).
 #include <catch2/catch.hpp>
 
@@ -24,20 +24,6 @@ TEST_CASE("ranks: a batch is cut into consecutive row ranges, one per rank, size
             CHECK(smallest >= 1);
             CHECK(largest - smallest <= 1);
         }
-}
-
-TEST_CASE("ranks: the fingerprint changes with any byte, the length and the seed", "[ranks]") {
-    std::vector<uint8_t> bytes(1001);
-    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i * 31);
-    const uint64_t base = fingerprint(bytes.data(), bytes.size());
-    CHECK(fingerprint(bytes.data(), bytes.size()) == base);
-    CHECK(fingerprint(bytes.data(), bytes.size() - 1) != base);
-    CHECK(fingerprint(bytes.data(), bytes.size(), 1) != base);
-    for (size_t i : {size_t(0), size_t(7), size_t(500), size_t(1000)}) {
-        bytes[i] ^= 1;
-        CHECK(fingerprint(bytes.data(), bytes.size()) != base);
-        bytes[i] ^= 1;
-    }
 }
 
 TEST_CASE("ranks: one process alone agrees with itself, shares nothing and refuses point-to-point messages", "[ranks]") {

@@ -355,3 +355,46 @@ TEST_CASE("safetensors: the encoder refuses tensors it could not write correctly
     f16.tensors[0].dtype = "F16";
     REQUIRE_THROWS_WITH(encode_safetensors(f16), Contains("expected dtype F32 or I64, found F16"));
 }
+
+// Found by fuzz/fuzz_safetensors (and by hand, as issue 12 reports): nesting deep enough made the
+// JSON reader and printer recurse until the stack ran out, a segmentation fault in every program.
+TEST_CASE("safetensors: a header nested a million levels deep is refused without recursing", "[safetensors]") {
+    const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+    for (const std::string& header : {deep, "{\"w\":" + deep + "}", "{\"__metadata__\":{\"a\":" + deep + "}}",
+                                      "{\"w\":{\"dtype\":\"F32\",\"shape\":" + deep + "}}"}) {
+        REQUIRE_THROWS_AS(decode_safetensors(raw(header, 0), "deep.safetensors"), CheckpointError);
+        REQUIRE_THROWS_WITH(decode_safetensors(raw(header, 0), "deep.safetensors"),
+                            Contains("deep.safetensors") && Contains("nested deeper than 64 levels"));
+    }
+    // Brackets inside strings are text, not nesting.
+    const std::string name = std::string(1000, '[');
+    REQUIRE_THROWS_WITH(decode_safetensors(raw("{\"" + name + "\":5}", 0), "s"), Contains("expected an object"));
+}
+
+TEST_CASE("safetensors: names and keys from the file are quoted as a short escaped excerpt", "[safetensors]") {
+    // A terminal escape (written \u001b in the JSON), then 100 kB.
+    const std::string name = "\\u001b[2J" + std::string(100000, 'n');
+    for (const std::string& header : {"{\"" + name + "\":5}", "{\"__metadata__\":{\"" + name + "\":1}}"}) {
+        try {
+            decode_safetensors(raw(header, 0), "long.safetensors");
+            FAIL("no error");
+        } catch (const CheckpointError& e) {
+            const std::string m = e.what();
+            CHECK(m.size() < 300);
+            CHECK(m.find('\x1b') == std::string::npos);
+            CHECK_THAT(m, Contains("\\x1b[2Jnnn") && Contains("(100004 bytes)"));
+        }
+    }
+}
+
+TEST_CASE("safetensors: a JSON error message quotes at most a short excerpt of a long token", "[safetensors]") {
+    // nlohmann's message repeats the whole token read so far: here a 1 MB string cut by a control byte.
+    const std::string header = "{\"a\":\"" + std::string(1000000, 'x') + "\x01\"}";
+    try {
+        decode_safetensors(raw(header, 0), "tok.safetensors");
+        FAIL("no error");
+    } catch (const CheckpointError& e) {
+        CHECK(std::string(e.what()).size() < 400);
+        CHECK_THAT(e.what(), Contains("tok.safetensors") && Contains("not valid UTF-8 JSON"));
+    }
+}

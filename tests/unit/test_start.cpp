@@ -75,7 +75,7 @@ TEST_CASE("start: a second start on a directory in use fails naming the director
 
 TEST_CASE("start: a resume refuses settings that fix shapes or the data order, naming each", "[start]") {
     TrainConfig c = testutil::small_config("data", "ckpt");
-    const RunShape shape{196, 62, 186};
+    const RunShape shape{196, 62, 186, "", ""};
     const TrainingState saved = initial_state(c, 196, 62);
     TrainConfig other = c;
     other.hidden = {64, 16};
@@ -86,8 +86,8 @@ TEST_CASE("start: a resume refuses settings that fix shapes or the data order, n
                         Contains("model-5.safetensors") && Contains("hidden: checkpoint has 64,32, requested 64,16") &&
                             Contains("batch_size: checkpoint has 16, requested 32") &&
                             Contains("seed: checkpoint has 7, requested 8"));
-    REQUIRE_THROWS_WITH(resumed_state(saved, "f", c, RunShape{100, 62, 186}), Contains("input size"));
-    REQUIRE_THROWS_WITH(resumed_state(saved, "f", c, RunShape{196, 61, 183}), Contains("steps per epoch"));
+    REQUIRE_THROWS_WITH(resumed_state(saved, "f", c, RunShape{100, 62, 186, "", ""}), Contains("input size"));
+    REQUIRE_THROWS_WITH(resumed_state(saved, "f", c, RunShape{196, 61, 183, "", ""}), Contains("steps per epoch"));
 }
 
 TEST_CASE("start: a resume takes a changed learning rate into the optimizer with a warning and keeps how the run "
@@ -98,7 +98,7 @@ TEST_CASE("start: a resume takes a changed learning rate into the optimizer with
     c.init_from = "small/model-1.safetensors";
     c.init_map = "w_h";
     c.init_optimizer = true;
-    const RunShape shape{196, 62, 186};
+    const RunShape shape{196, 62, 186, "", ""};
     TrainingState saved = initial_state(c, 196, 62);
     saved.global_step = 70;
     saved.epoch_loss_sum = 2.5;
@@ -133,6 +133,91 @@ TEST_CASE("start: a resume with unchanged settings warns about nothing", "[start
     TrainConfig rerun = c;
     rerun.epochs = 9;  // how long to train is not a change of the run
     rerun.threads = 1;
-    resumed_state(saved, "model-70.safetensors", rerun, RunShape{196, 62, 558});
+    resumed_state(saved, "model-70.safetensors", rerun, RunShape{196, 62, 558, "", ""});
     CHECK(captured.str().find("warning") == std::string::npos);
+}
+
+TEST_CASE("start: a network that cannot fit in the memory available is refused with the bytes needed and available",
+          "[start]") {
+    TrainConfig c = TrainConfig{};
+    c.hidden = {200000, 200000};
+    const uint64_t available = uint64_t(16) << 30;
+    REQUIRE_THROWS_AS(check_memory(c, 784, available), ConfigError);
+    // 7 floats per weight: 784*200000 + 200000*200000 + 200000*10 weights, plus activations.
+    const double need = training_bytes({784, 200000, 200000, 10}, c.batch_size);
+    CHECK(need > 28.0 * 200000 * 200000);
+    REQUIRE_THROWS_WITH(check_memory(c, 784, available),
+                        Contains("--hidden 200000,200000") && Contains("784-200000-200000-10") &&
+                            Contains(std::to_string(uint64_t(need)) + " bytes") &&
+                            Contains(std::to_string(available) + " bytes (17.2 GB) of memory are available"));
+    c.hidden = {625, 625};
+    CHECK_NOTHROW(check_memory(c, 784, available));
+    CHECK_NOTHROW(check_memory(c, 784, 0));  // unknown: nothing refused
+    // More than 2^64 bytes is still a number, not an overflow.
+    c.hidden = {1000000, 1000000, 1000000};
+    CHECK(training_bytes({784, 1000000, 1000000, 1000000, 10}, 128) > 5.6e13);
+    REQUIRE_THROWS_AS(check_memory(c, 784, available), ConfigError);
+}
+
+TEST_CASE("start: a resume on data with another fingerprint is refused naming both and the files, unless allowed",
+          "[start]") {
+    testutil::CapturedLog captured;
+    testutil::TrainingFixture f;
+    TrainConfig c = f.config;
+    c.epochs = 1;
+    testutil::run(c);
+    const TrainingState first = read_checkpoint(latest_checkpoint(c.ckpt_dir));
+    const Mnist data = data_of(c);
+    REQUIRE(first.config.data_fingerprint == data.fingerprint);
+    REQUIRE_THAT(data.fingerprint, Contains("train 1100x14x14 crc32 ") && Contains(", test 200x14x14 crc32 "));
+
+    // The same files under another path: no difference, no warning (the path is not compared).
+    const std::string copy = (std::filesystem::path(c.data_dir).parent_path() / "copy").string();
+    std::filesystem::copy(c.data_dir, copy);
+    c.epochs = 2;
+    c.data_dir = copy;
+    CHECK(restore_or_initialize(c, run_shape(c, data_of(c)), FaultPoint::none).state.config.data_dir == copy);
+    CHECK(captured.str().find("other data") == std::string::npos);
+
+    // Other contents in the same directory: refused, naming both fingerprints and the files.
+    std::vector<uint8_t> img = testutil::read_bytes(copy + "/train-images-idx3-ubyte");
+    img[16 + 5] ^= 0x01;  // one pixel of the validation part
+    testutil::write_bytes(copy + "/train-images-idx3-ubyte", img);
+    const Mnist other = data_of(c);
+    REQUIRE(other.fingerprint != data.fingerprint);
+    REQUIRE_THROWS_AS(restore_or_initialize(c, run_shape(c, other), FaultPoint::none), ConfigError);
+    REQUIRE_THROWS_WITH(restore_or_initialize(c, run_shape(c, other), FaultPoint::none),
+                        Contains(data.fingerprint) && Contains(other.fingerprint) &&
+                            Contains(copy + "/train-images-idx3-ubyte") && Contains("--allow_other_data"));
+
+    // Allowed: a warning, and the new fingerprint and the permission are recorded.
+    c.allow_other_data = true;
+    const Start s = restore_or_initialize(c, run_shape(c, other), FaultPoint::none);
+    CHECK(s.state.config.data_fingerprint == other.fingerprint);
+    CHECK(s.state.config.allow_other_data);
+    CHECK_THAT(captured.str(), Contains("resuming on other data") && Contains(data.fingerprint));
+}
+
+TEST_CASE("start: a checkpoint written before fingerprints were recorded resumes on any data", "[start]") {
+    TrainConfig c = testutil::small_config("data", "ckpt");
+    const RunShape shape{196, 62, 186, "train 1x1x1 crc32 00000000/00000000, test 1x1x1 crc32 00000000/00000000", "x"};
+    TrainingState saved = initial_state(c, 196, 62);
+    saved.config.data_fingerprint = "";
+    const TrainingState s = resumed_state(saved, "model-5.safetensors", c, shape);
+    CHECK(s.config.data_fingerprint == shape.data_fingerprint);  // recorded from now on
+}
+
+// From a review: with only damaged checkpoints in the directory, a bad --init_from moved them aside
+// and then failed; nothing should be touched by a run that does not start.
+TEST_CASE("start: a bad --init_from in a directory of damaged checkpoints fails before moving them aside", "[start]") {
+    testutil::TrainingFixture f;
+    TrainConfig c = f.config;
+    std::filesystem::create_directories(c.ckpt_dir);
+    const std::string damaged = c.ckpt_dir + "/model-5.safetensors";
+    testutil::write_bytes(damaged, {1, 2, 3});
+    c.init_from = c.ckpt_dir + "/missing.safetensors";
+    REQUIRE_THROWS_WITH(restore_or_initialize(c, run_shape(c, data_of(c)), FaultPoint::none),
+                        Contains("missing.safetensors"));
+    CHECK(testutil::read_bytes(damaged) == std::vector<uint8_t>{1, 2, 3});
+    CHECK_FALSE(std::filesystem::exists(damaged + ".damaged"));
 }
