@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "data_loader/mnist.hpp"
+#include "src/numerics/kernel_path.hpp"
 #include "src/numerics/gemm.hpp"
 #include "src/model/mlp.hpp"
 #include "src/model/rmsprop.hpp"
@@ -25,6 +26,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 int run(int steps, int threads, const std::string& data_dir) {
     set_compute_threads(threads);
+    std::printf("bench_step: product kernels %s (MNIST_KERNEL=avx512|avx2|plain forces one)\n",
+                kernel_path_name(kernel_path()));
     const Mnist data = load_mnist(data_dir, 5000);
     const int B = 128;
     Mlp net = init_mlp({784, 625, 625, 10}, 1);
