@@ -6,7 +6,7 @@
 # qemu-user (runs the binary as CPUs without AVX-512 or AVX, tests/e2e/portable_binary.sh).
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
 #   usage: scripts/setup/install_deps.sh [--with-peer] [--with-plot] [--with-browser]
-#     --with-peer: also PyTorch and OpenBLAS for the benchmark; --with-plot: matplotlib for make plot;
+#     --with-peer: also PyTorch, libtorch (C++) and OpenBLAS for the benchmark's peers; --with-plot: matplotlib for make plot;
 #     --with-browser: Chromium, and puppeteer-core from npm (`npm ci` in tests/browser, no browser
 #     download) for ./board's browser test
 set -euo pipefail
@@ -22,7 +22,7 @@ for arg in "$@"; do
   if [[ "$arg" == "--with-browser" ]]; then packages+=(chromium); fi
 done
 if [[ " $* " == *" --with-peer "* ]]; then
-  packages+=(python3-torch libopenblas0-pthread time bc)
+  packages+=(python3-torch libtorch-dev libopenblas0-pthread time bc)
 fi
 
 # puppeteer-core for the browser test, at the versions of tests/browser/package-lock.json.

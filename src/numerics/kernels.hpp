@@ -1,6 +1,7 @@
 // The product kernels of each path (kernel_path.hpp), one namespace per path: kernels_avx512.cpp,
 // kernels_avx2.cpp and kernels_plain.cpp compile the same code (gemm_kernels.ipp,
-// sparse_kernels.ipp, update_kernels.ipp) for each. gemm.cpp and sparse.cpp call the active path's. Internal to
+// sparse_kernels.ipp, update_kernels.ipp,
+// elementwise_kernels.ipp) for each. gemm.cpp and sparse.cpp call the active path's. Internal to
 // src/numerics.
 #pragma once
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include "src/numerics/gemm.hpp"
 #include "src/numerics/sparse.hpp"
 #include "src/numerics/update.hpp"
+#include "src/numerics/elementwise.hpp"
 
 namespace mnist {
 
@@ -27,6 +29,9 @@ constexpr SparseRows::Entry kSentinel = {std::numeric_limits<int32_t>::max(), 0.
     void rmsprop_update(const RmsPropScalars& s, float* var, float* ms, float* mom, const float* grad, long n); \
     int padded_width(int w);                                                                                   \
     void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, int k1, int ldp, float* panel); \
+    void dropout_inplace(float* x, size_t count, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a,  \
+                         uint32_t b);                                                                          \
+    void through_activation(float* dh, const float* h, size_t count, float keep);                              \
     }
 
 MNIST_DECLARE_KERNELS(avx512)

@@ -4,3 +4,4 @@
 #include "src/numerics/gemm_kernels.ipp"
 #include "src/numerics/sparse_kernels.ipp"
 #include "src/numerics/update_kernels.ipp"
+#include "src/numerics/elementwise_kernels.ipp"

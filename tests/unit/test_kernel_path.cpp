@@ -12,6 +12,7 @@
 #include "src/checkpoint/checkpoint_dir.hpp"
 #include "src/checkpoint/safetensors.hpp"
 #include "src/errors.hpp"
+#include "src/numerics/elementwise.hpp"
 #include "src/numerics/gemm.hpp"
 #include "src/numerics/kernel_path.hpp"
 #include "src/numerics/rng.hpp"
@@ -119,6 +120,45 @@ TEST_CASE("kernel_path: sparse products, compression and the RMSProp update give
         var.insert(var.end(), mom.begin(), mom.end());
         if (path == KernelPath::plain) plain_update = var;
         else CHECK(same_bits(var, plain_update));
+    }
+}
+
+TEST_CASE("kernel_path: dropout masks and the gradient through ReLU and dropout give the same bits on every path",
+          "[kernel_path]") {
+    set_compute_threads(2);
+    const size_t n = 70001;  // several threads' worth, and not whole groups of 32
+    std::vector<float> x = values(n, 0.7, 8);
+    for (size_t i = 0; i < n; i += 997) x[i] = i % 2 ? -x[i] : std::nanf("");
+    // The reference: each element's word straight from random_block, one division.
+    const float keep = 0.8f;
+    const uint64_t seed = 12345;
+    const uint32_t a = 77, b = 2;
+    for (bool relu : {false, true})
+        for (size_t offset : {size_t(0), size_t(45)}) {  // a slice starting inside a group, as a rank's rows do
+            std::vector<float> expected = x;
+            for (size_t i = 0; i < n; ++i) {
+                const size_t e = offset + i, g = e / 32, w = (e % 32) / 8, l = e % 8;
+                const uint32_t word = random_block(seed, Stream::dropout, a, b, uint32_t(8 * g + l))[w];
+                float& v = expected[i];
+                v = (uniform01(word) < keep && (!relu || v > 0.0f)) ? v / keep : 0.0f;
+            }
+            for (KernelPath path : supported_paths()) {
+                OnPath on(path);
+                INFO(kernel_path_name(path) << " relu " << relu << " offset " << offset);
+                std::vector<float> got = x;
+                dropout_inplace(got.data(), n, offset, keep, relu, seed, a, b);
+                CHECK(same_bits(got, expected));
+            }
+        }
+    const std::vector<float> h = values(n, 0.4, 9), dh = values(n, 1.0, 10);
+    std::vector<float> expected = dh;
+    for (size_t i = 0; i < n; ++i) expected[i] = h[i] > 0.0f ? dh[i] / 0.5f : 0.0f;
+    for (KernelPath path : supported_paths()) {
+        OnPath on(path);
+        std::vector<float> got = dh;
+        through_activation(got.data(), h.data(), n, 0.5f);
+        INFO(kernel_path_name(path));
+        CHECK(same_bits(got, expected));
     }
 }
 
