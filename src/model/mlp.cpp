@@ -10,7 +10,6 @@
 #include "src/numerics/gemm.hpp"
 #include "src/numerics/rng.hpp"
 
-
 namespace mnist {
 
 std::string weight_name(size_t layer, size_t num_layers) {
