@@ -1,5 +1,5 @@
 # Thin wrapper around CMake. `make` builds into build/ and leaves ./train, ./eval and ./ckpt here.
-#   make            build (Release, -O3, -march=native; PORTABLE=1 for portable binaries)
+#   make            build (Release, -O3; one binary for every x86-64, kernels chosen at run time; NATIVE=1 adds -march=native)
 #   make test       install what is missing, build, run every test (ctest)
 #   make data       fetch MNIST into data/mnist
 #   make run        install, fetch, build, train with the defaults, evaluate
@@ -11,7 +11,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CKPT_DIR ?= ckpt_dir
-CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release $(if $(PORTABLE),-DMNIST_NATIVE=OFF,-DMNIST_NATIVE=ON)
+CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release $(if $(NATIVE),-DMNIST_NATIVE=ON,-DMNIST_NATIVE=OFF)
 PROGRAMS := train eval ckpt predict board
 PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Side-by-side speed benchmark on the same data and cores: this project's ./train and ./eval against
-# the PyTorch port in ../shared/peers (its fastest known configuration: OpenBLAS threads).
-# Prints training images/s (median of the epochs), their ratio, the GFLOPS of the products and their
-# share of a step (bench_step), the best product rate this machine's tuned BLAS reaches on the same
-# shapes, evaluation images/s, checkpoint save/restore ms, time to the first step, peak memory.
-# The two trainers run in alternating rounds (ours, then PyTorch, ROUNDS times) and each figure is
-# the median over rounds, so a machine whose speed drifts during the benchmark (shared hosts do)
-# affects both sides alike; each round's figures are printed too.
+# the ports in ../shared/peers, each in its fastest known configuration: the libtorch C++ frontend
+# (run_libtorch_peer.sh, a C++ user's first alternative) and PyTorch from Python (run_torch_peer.sh).
+# Prints training images/s (median of the epochs) and the ratio to each peer; the kernel path the
+# products ran on; this machine's FMA peak (bench/fma_peak.cpp: one core and all cores) and the
+# products' rate on the multiply-adds they do as a share of it; the per-part breakdown of a step in
+# ms and % (bench_step); the best product rate a tuned BLAS reaches on the same shapes; evaluation
+# time; checkpoint save/restore ms; time to the first step; peak memory.
+# The three trainers run in alternating rounds (ours, libtorch, PyTorch; ROUNDS times) and each
+# figure is the median over rounds, so a machine whose speed drifts during the benchmark (shared
+# hosts do) affects every side alike; each round's figures are printed too.
 #   usage: bench/bench.sh [EPOCHS [ROUNDS]]   (defaults 2 and 3; run as root the first time: it
-#                                                installs the peer)
+#                                                installs the peers' Debian packages)
+#   MNIST_KERNEL=avx512|avx2|plain forces our kernel path (default: the best this CPU has).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-2}
@@ -22,28 +26,42 @@ trap 'rm -rf "$work"' EXIT
 median() { sort -n | awk '{v[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 peak_mb() { awk -F: '/Maximum resident/ {printf "%.0f", $2/1024}' "$1"; }
 
-echo "bench: $(nproc) cores, $rounds rounds of $epochs epochs each, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "bench: $(nproc) cores, $rounds rounds of $epochs epochs each, $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+rate() { sed -n 's/.*images_per_s \([0-9]*\).*/\1/p' "$1" | median; }
 for r in $(seq 1 "$rounds"); do
   rm -rf "$work/ckpt"
   /usr/bin/time -v -o "$work/train.$r.time" ./train --data_dir data/mnist --ckpt_dir "$work/ckpt" --epochs "$epochs" > "$work/train.$r.log" 2>&1
+  /usr/bin/time -v -o "$work/libtorch.$r.time" bash "$peer/run_libtorch_peer.sh" data/mnist "$epochs" > "$work/libtorch.$r.log" 2>&1
   /usr/bin/time -v -o "$work/peer.$r.time" bash "$peer/run_torch_peer.sh" data/mnist "$epochs" > "$work/peer.$r.log" 2>&1
-  o=$(sed -n 's/.*images_per_s \([0-9]*\).*/\1/p' "$work/train.$r.log" | median)
-  t=$(sed -n 's/.*images_per_s \([0-9]*\).*/\1/p' "$work/peer.$r.log" | median)
-  echo "$o" >> "$work/ours"; echo "$t" >> "$work/theirs"; echo "$o / $t" | bc -l >> "$work/ratios"
-  printf "  round %d: training images/s ours %8.0f   pytorch %8.0f   ratio %.2f\n" "$r" "$o" "$t" "$(echo "$o / $t" | bc -l)"
+  o=$(rate "$work/train.$r.log"); l=$(rate "$work/libtorch.$r.log"); t=$(rate "$work/peer.$r.log")
+  echo "$o" >> "$work/ours"; echo "$l" >> "$work/libtorch"; echo "$t" >> "$work/theirs"
+  echo "$o / $l" | bc -l >> "$work/ratios_libtorch"; echo "$o / $t" | bc -l >> "$work/ratios"
+  printf "  round %d: training images/s ours %8.0f   libtorch %8.0f (ratio %.2f)   pytorch %8.0f (ratio %.2f)\n" "$r" "$o" "$l" \
+    "$(echo "$o / $l" | bc -l)" "$t" "$(echo "$o / $t" | bc -l)"
 done
 ours=$(median < "$work/ours")
+libtorch=$(median < "$work/libtorch")
 theirs=$(median < "$work/theirs")
 cp "$work/train.$rounds.log" "$work/train.log"; cp "$work/peer.$rounds.log" "$work/peer.log"
 peer_acc=$(tail -1 "$work/peer.log" | sed -n 's/.*test_acc \([0-9.]*\).*/\1/p')
+libtorch_acc=$(tail -1 "$work/libtorch.$rounds.log" | sed -n 's/.*test_acc \([0-9.]*\).*/\1/p')
 our_acc=$(grep "epoch $epochs " "$work/train.log" | sed -n 's/.*test_accuracy \([0-9.]*\).*/\1/p')
-printf "training images/s      ours %8.0f   pytorch %8.0f   ratio %.2f   (medians of the rounds; test accuracy after %d epochs: ours %s, pytorch %s)\n" \
-  "$ours" "$theirs" "$(median < "$work/ratios")" "$epochs" "$our_acc" "$peer_acc"
+printf "training images/s      ours %8.0f   libtorch %8.0f   pytorch %8.0f   ours/libtorch %.2f   ours/pytorch %.2f   (medians of the rounds; test accuracy after %d epochs: ours %s, libtorch %s, pytorch %s)\n" \
+  "$ours" "$libtorch" "$theirs" "$(median < "$work/ratios_libtorch")" "$(median < "$work/ratios")" "$epochs" "$our_acc" "$libtorch_acc" "$peer_acc"
+echo "kernel path            $(grep -o 'product kernels: .*' "$work/train.log" | head -1 | sed 's/product kernels: //')"
 
 ./build/bench_step 300 0 data/mnist > "$work/step.txt"
 products=$(sed -n 's/^bench_step: products \([0-9.]*\) GFLOPS counted as dense.*/\1/p' "$work/step.txt")
+done_gflops=$(sed -n 's/.*, \([0-9.]*\) GFLOPS of the multiply-adds done.*/\1/p' "$work/step.txt")
 done_rate=$(sed -n 's/.*, \([0-9.]*\) GFLOPS of the multiply-adds done (\([0-9]*\)%.*/\1 GFLOPS on the \2%/p' "$work/step.txt")
-share=$(sed -n 's/.*products \([0-9]*\)% of the step.*/\1/p' "$work/step.txt")
+share=$(sed -n 's/.*products \([0-9]*\)% of the step.*/\1/p; s/.*; \([0-9]*\)% of a step$/\1/p' "$work/step.txt" | head -1)
+rest=$(sed -n 's/^all the rest (outside the products) *[0-9.]* *\([0-9.]*\)%.*/\1/p' "$work/step.txt")
+./build/fma_peak > "$work/peak.txt"
+peak_one=$(sed -n 's/.*one core \([0-9.]*\) GFLOPS.*/\1/p' "$work/peak.txt")
+peak_all=$(sed -n 's/.*cores \([0-9.]*\) GFLOPS$/\1/p' "$work/peak.txt")
+printf "FMA peak               %s\n" "$(sed 's/^fma_peak: //' "$work/peak.txt")"
+printf "products vs the peak   %.1f GFLOPS on the multiply-adds done = %.0f%% of the all-core FMA peak (%.1f), %.0f%% of one core's (%.1f); the part of a step outside the products: %s%%\n" \
+  "$done_gflops" "$(echo "100 * $done_gflops / $peak_all" | bc -l)" "$peak_all" "$(echo "100 * $done_gflops / $peak_one" | bc -l)" "$peak_one" "$rest"
 best=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$(nproc)" /usr/bin/python3 - <<'PY'
 import time, torch
 torch.set_num_threads(1)
@@ -86,6 +104,7 @@ first=$(sed -n 's/.*first step done \([0-9.]*\) s.*/\1/p' "$work/train.log")
 printf "checkpoint             save %.1f ms of training time (%.2f%% of a %.2f s epoch; written and synced in the background, durable after %.1f ms = %.1f%% of an epoch), restore %.1f ms; first step %.3f s after start\n" \
   "$save_ms" "$(echo "$save_ms / 10 / $epoch_s" | bc -l)" "$epoch_s" "$durable_ms" "$(echo "$durable_ms / 10 / $epoch_s" | bc -l)" "$restore_ms" "$first"
 most_mb() { for f in "$@"; do peak_mb "$f"; echo; done | sort -n | tail -1; }
-printf "peak resident memory   ours %s MB   pytorch %s MB   (largest of the rounds)\n" "$(most_mb "$work"/train.*.time)" "$(most_mb "$work"/peer.*.time)"
+printf "peak resident memory   ours %s MB   libtorch %s MB   pytorch %s MB   (largest of the rounds)\n" "$(most_mb "$work"/train.*.time)" \
+  "$(most_mb "$work"/libtorch.*.time)" "$(most_mb "$work"/peer.*.time)"
 echo "--- where a step goes (build/bench_step 300 0 data/mnist) ---"
 cat "$work/step.txt"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "data_loader/mnist.hpp"
+#include "src/numerics/kernel_path.hpp"
 #include "src/numerics/gemm.hpp"
 #include "src/model/mlp.hpp"
 #include "src/model/rmsprop.hpp"
@@ -25,6 +26,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 int run(int steps, int threads, const std::string& data_dir) {
     set_compute_threads(threads);
+    std::printf("bench_step: product kernels %s (MNIST_KERNEL=avx512|avx2|plain forces one)\n",
+                kernel_path_name(kernel_path()));
     const Mnist data = load_mnist(data_dir, 5000);
     const int B = 128;
     Mlp net = init_mlp({784, 625, 625, 10}, 1);
@@ -51,30 +54,39 @@ int run(int steps, int threads, const std::string& data_dir) {
         if (s < 0) continue;
         gather += tg, update += tu;
     }
-    double products = 0, elementwise = 0, done = 0, dense = 0;
-    std::printf("%-52s %9s %8s %10s\n", "part of a step (batch 128, real MNIST batches)", "ms/step", "density", "GFLOPS");
-    for (const StepProfile::Part& p : profile.parts) {
-        const double ms = 1e3 * p.seconds / steps;
-        if (p.dense_multiply_adds > 0) {
-            products += ms, done += p.multiply_adds, dense += p.dense_multiply_adds;
-            std::printf("%-52s %9.3f %8.2f %10.1f\n", p.name.c_str(), ms, p.multiply_adds / p.dense_multiply_adds,
-                        2 * p.multiply_adds / (p.seconds * 1e9));
-        } else {
-            elementwise += ms;
-            std::printf("%-52s %9.3f\n", p.name.c_str(), ms);
-        }
+    // Rows: (name, ms per step, multiply-adds done, dense multiply-adds; 0 for a part that is no product).
+    struct Row {
+        std::string name;
+        double ms, done, dense;
+    };
+    std::vector<Row> rows;
+    for (const StepProfile::Part& p : profile.parts)
+        rows.push_back({p.name, 1e3 * p.seconds / steps, p.multiply_adds / steps, p.dense_multiply_adds / steps});
+    rows.push_back({"batch from bytes (gather_batch)", 1e3 * gather / steps, 0, 0});
+    rows.push_back({"RMSProp update", 1e3 * update / steps, 0, 0});
+    double products = 0, step_ms = 0, done = 0, dense = 0;
+    for (const Row& r : rows) {
+        step_ms += r.ms;
+        if (r.dense > 0) products += r.ms, done += r.done, dense += r.dense;
     }
-    const double gather_ms = 1e3 * gather / steps, update_ms = 1e3 * update / steps;
-    const double step_ms = products + elementwise + gather_ms + update_ms;
-    std::printf("%-52s %9.3f\n", "batch from bytes (gather_batch)", gather_ms);
-    std::printf("%-52s %9.3f\n", "RMSProp update", update_ms);
-    std::printf("%-52s %9.3f %8.2f %10.1f\n", "all products", products, done / dense, 2 * done / steps / (products * 1e6));
-    std::printf("%-52s %9.3f  (%.0f images/s, products %.0f%% of the step)\n", "whole step", step_ms,
-                B / (step_ms * 1e-3), 100.0 * products / step_ms);
+    std::printf("%-52s %9s %7s %8s %10s\n", "part of a step (batch 128, real MNIST batches)", "ms/step", "%step", "density",
+                "GFLOPS");
+    for (const Row& r : rows) {
+        if (r.dense > 0)
+            std::printf("%-52s %9.3f %6.1f%% %8.2f %10.1f\n", r.name.c_str(), r.ms, 100 * r.ms / step_ms, r.done / r.dense,
+                        2 * r.done / (r.ms * 1e6));
+        else
+            std::printf("%-52s %9.3f %6.1f%%\n", r.name.c_str(), r.ms, 100 * r.ms / step_ms);
+    }
+    std::printf("%-52s %9.3f %6.1f%% %8.2f %10.1f\n", "all products", products, 100 * products / step_ms, done / dense,
+                2 * done / (products * 1e6));
+    std::printf("%-52s %9.3f %6.1f%%\n", "all the rest (outside the products)", step_ms - products,
+                100 * (step_ms - products) / step_ms);
+    std::printf("%-52s %9.3f  (%.0f images/s)\n", "whole step", step_ms, B / (step_ms * 1e-3));
     std::printf("bench_step: products %.1f GFLOPS counted as dense (%.1f MFLOP per step), %.1f GFLOPS of the "
                 "multiply-adds done (%.0f%% of the dense count); %.0f%% of a step\n",
-                2 * dense / steps / (products * 1e6), 2 * dense / steps / 1e6, 2 * done / (products * 1e6) / steps,
-                100.0 * done / dense, 100.0 * products / step_ms);
+                2 * dense / (products * 1e6), 2 * dense / 1e6, 2 * done / (products * 1e6), 100.0 * done / dense,
+                100.0 * products / step_ms);
     return 0;
 }
 }  // namespace

@@ -39,10 +39,6 @@ std::string num(bool x) {
     return x ? "true" : "false";
 }
 
-std::string quoted(const std::string& s) {
-    return "\"" + s + "\"";
-}
-
 [[noreturn]] void bad(const std::string& option, const std::string& rule, const std::string& found) {
     throw ConfigError("--" + option + " must be " + rule + ", got " + found);
 }

@@ -7,6 +7,8 @@
 # Reports go to files (build-*/reports/), so that one from a program expected to fail (the CLI tests
 # check exit statuses) is not mistaken for that failure: the run fails when any report file exists.
 #   usage: tests/sanitize.sh [DATA_DIR=data/mnist]      prints what it ran and the reports found
+#   SANITIZE_E2E=short skips e2e_mnist.sh (3 real-MNIST epochs, twice, ~15 min under ASan on 2 cores);
+#   CI uses it, and keeps crash_test.sh (kills and resumes under ASan) and everything else.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-data/mnist}
@@ -40,11 +42,23 @@ rm -rf $asan/reports && mkdir -p $asan/reports
 export ASAN_OPTIONS="detect_leaks=1:log_path=$root/$asan/reports/asan:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$root/$asan/reports/ubsan"
 echo "sanitize: ctest in $asan"
-(cd $asan && ctest -j "$jobs" --output-on-failure > ctest.log 2>&1)
+(cd $asan && ctest -j "$jobs" -E '^mpi_training$' --output-on-failure > ctest.log 2>&1)
 rc=$?
 grep -E "tests passed|tests failed" $asan/ctest.log
 [[ $rc -eq 0 ]] || { echo "sanitize: FAIL: ctest under ASan+UBSan"; grep -E "Failed|\*\*\*" $asan/ctest.log | head -20; status=1; }
-if [[ -f "$data/train-images-idx3-ubyte.gz" || -f "$data/train-images-idx3-ubyte" ]]; then
+# Under mpirun, without the leak check: Open MPI's own MPI_Init/MPI_Finalize leave ~120 KB in ~3400
+# blocks (libmpi, libopen-pal, hwloc, plugins it has unloaded, so no name to suppress by); every
+# other ASan and UBSan check stays on.
+if (cd $asan && ctest -N -R '^mpi_training$' | grep -q 'Total Tests: 1'); then
+  echo "sanitize: ctest mpi_training in $asan (leak check off: Open MPI's own leaks)"
+  (cd $asan && ASAN_OPTIONS="${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}" \
+     ctest -R '^mpi_training$' --output-on-failure > ctest_mpi.log 2>&1) || {
+    echo "sanitize: FAIL: mpi_training under ASan+UBSan"; grep -E "FAIL" $asan/ctest_mpi.log | head; status=1; }
+  grep -E "tests passed|tests failed" $asan/ctest_mpi.log
+fi
+if [[ "${SANITIZE_E2E:-full}" == short ]]; then
+  echo "sanitize: tests/e2e/e2e_mnist.sh skipped (SANITIZE_E2E=short)"
+elif [[ -f "$data/train-images-idx3-ubyte.gz" || -f "$data/train-images-idx3-ubyte" ]]; then
   echo "sanitize: tests/e2e/e2e_mnist.sh with $asan's programs"
   BIN=$root/$asan bash tests/e2e/e2e_mnist.sh "$data" > $asan/e2e_mnist.log 2>&1 || {
     echo "sanitize: FAIL: e2e_mnist.sh"; tail -5 $asan/e2e_mnist.log; status=1; }

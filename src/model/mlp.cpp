@@ -6,12 +6,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "src/numerics/elementwise.hpp"
 #include "src/numerics/gemm.hpp"
 #include "src/numerics/rng.hpp"
-
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 namespace mnist {
 
@@ -61,66 +58,13 @@ Workspace make_workspace(const Mlp& net, int capacity, WorkspaceUse use) {
 
 namespace {
 
-// Below this many elements an element-wise pass runs on one thread: waking the team costs more.
-constexpr long kParallelMin = 1 << 15;
-
 // Dropout stream position of layer `layer` at `step`; masks of different layers and steps never share counters.
 uint32_t mask_stream(uint64_t step, size_t layer) { return uint32_t(layer) | uint32_t(step >> 32) << 8; }
 
-// x[i] = keep_i ? x[i] / keep : 0, for `count` elements that are elements offset.. of the layer's
-// whole batch, keep_i drawn for (seed, step, layer, offset + i). Elements go in groups of 32:
-// element 32g + 8w + l uses word w of Philox block 8g + l, so one call of random_blocks8 serves a
-// group and the eight lanes line up with eight consecutive floats (a group cut by the slice's ends
-// takes the scalar loop). When relu is set the kept value is also clamped at zero (ReLU then
-// dropout in one pass).
-void dropout_inplace(float* x, size_t count, size_t offset, float keep, bool relu, const DropoutSpec& d,
-                     size_t layer) {
-    const uint32_t stream = mask_stream(d.step, layer);
-    const size_t end = offset + count;
-    const long g0 = long(offset / 32), groups = long((end + 31) / 32) - g0;
-#pragma omp parallel for schedule(static) if (groups > kParallelMin / 32)
-    for (long g = 0; g < groups; ++g) {
-        alignas(32) uint32_t r[4][8];
-        random_blocks8(d.seed, Stream::dropout, uint32_t(d.step), stream, uint32_t((g0 + g) * 8), r);
-        const size_t base = size_t(g0 + g) * 32, lo = std::max(base, offset), hi = std::min(base + 32, end);
-#if defined(__AVX2__)
-        if (lo == base && hi == base + 32) {  // the same arithmetic as the loop below, eight floats at a time
-            float* v = x + (base - offset);
-            const __m256 vkeep = _mm256_set1_ps(keep), scale = _mm256_set1_ps(1.0f / 16777216.0f);
-            for (int w = 0; w < 4; ++w) {
-                const __m256i bits = _mm256_srli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(r[w])), 8);
-                __m256 mask = _mm256_cmp_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(bits), scale), vkeep, _CMP_LT_OQ);
-                const __m256 val = _mm256_loadu_ps(v + 8 * w);
-                if (relu) mask = _mm256_and_ps(mask, _mm256_cmp_ps(val, _mm256_setzero_ps(), _CMP_GT_OQ));
-                _mm256_storeu_ps(v + 8 * w, _mm256_and_ps(mask, _mm256_div_ps(val, vkeep)));
-            }
-            continue;
-        }
-#endif
-        for (size_t i = lo; i < hi; ++i) {
-            const size_t e = i - base;
-            float& v = x[i - offset];
-            const bool kept = uniform01(r[e / 8][e % 8]) < keep;
-            v = (kept && (!relu || v > 0.0f)) ? v / keep : 0.0f;
-        }
-    }
-}
-
-// dh[i] = h[i] > 0 ? dh[i] / keep : 0: a gradient through ReLU and dropout (h > 0 exactly where
-// the unit was active and kept). Branch-free: the pattern is random, a branch would mispredict.
-void through_activation(float* dh, const float* h, size_t count, float keep) {
-    const long groups = long(count / 8);
-#pragma omp parallel for schedule(static) if (long(count) > kParallelMin)
-    for (long g = 0; g < groups; ++g) {
-#if defined(__AVX2__)
-        const __m256 active = _mm256_cmp_ps(_mm256_loadu_ps(h + 8 * g), _mm256_setzero_ps(), _CMP_GT_OQ);
-        const __m256 scaled = _mm256_div_ps(_mm256_loadu_ps(dh + 8 * g), _mm256_set1_ps(keep));
-        _mm256_storeu_ps(dh + 8 * g, _mm256_and_ps(active, scaled));
-#else
-        for (long i = 8 * g; i < 8 * g + 8; ++i) dh[i] = h[i] > 0.0f ? dh[i] / keep : 0.0f;
-#endif
-    }
-    for (size_t i = size_t(groups) * 8; i < count; ++i) dh[i] = h[i] > 0.0f ? dh[i] / keep : 0.0f;
+// Dropout (and ReLU when relu is set) of `count` elements that are elements offset.. of the layer's
+// whole batch, the mask drawn for (seed, step, layer, offset + i): see elementwise.hpp.
+void dropout_layer(float* x, size_t count, size_t offset, float keep, bool relu, const DropoutSpec& d, size_t layer) {
+    dropout_inplace(x, count, offset, keep, relu, d.seed, uint32_t(d.step), mask_stream(d.step, layer));
 }
 
 // Times the parts of a step into ws.profile when it is set; otherwise only runs them.
@@ -174,7 +118,7 @@ void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, const s
         compressed = false;
         if (l + 1 < L && d && d->keep_hidden < 1.0f) {
             timed("ReLU and dropout after", name, 0, [&] {
-                dropout_inplace(out, size_t(n) * fan_out, size_t(d->first_row) * fan_out, d->keep_hidden, true, *d,
+                dropout_layer(out, size_t(n) * fan_out, size_t(d->first_row) * fan_out, d->keep_hidden, true, *d,
                                 l + 1);
                 return 0;
             });
@@ -216,7 +160,7 @@ double training_pass(const Mlp& net, Workspace& ws, int n, const uint8_t* labels
     Profiler timed(ws.profile);
     timed("dropout on the input", "", 0, [&] {
         if (d.keep_input < 1.0f)
-            dropout_inplace(ws.input.data(), size_t(n) * net.sizes[0], size_t(d.first_row) * net.sizes[0],
+            dropout_layer(ws.input.data(), size_t(n) * net.sizes[0], size_t(d.first_row) * net.sizes[0],
                             d.keep_input, false, d, 0);
         return 0;
     });

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "src/numerics/update.hpp"
+
 namespace mnist {
 
 RmsProp make_rmsprop(const Mlp& net, const RmsPropConfig& config) {
@@ -16,15 +18,7 @@ RmsProp make_rmsprop(const Mlp& net, const RmsPropConfig& config) {
 }
 
 void rmsprop_apply(const RmsPropConfig& c, float* var, float* ms, float* mom, const float* grad, long n) {
-    const float one_minus_decay = 1.0f - c.decay;
-    const float lr = c.learning_rate, momentum = c.momentum, eps = c.epsilon;
-#pragma omp parallel for schedule(static) if (n > (1 << 15))
-    for (long i = 0; i < n; ++i) {
-        const float g = grad[i];
-        ms[i] += (g * g - ms[i]) * one_minus_decay;
-        mom[i] = mom[i] * momentum + (g * lr) / std::sqrt(ms[i] + eps);
-        var[i] -= mom[i];
-    }
+    rmsprop_update({c.learning_rate, 1.0f - c.decay, c.momentum, c.epsilon}, var, ms, mom, grad, n);
 }
 
 void rmsprop_step(RmsProp& opt, Mlp& net, const std::vector<Matrix>& grads) {

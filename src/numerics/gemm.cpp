@@ -1,211 +1,17 @@
-// Fixed-tile parallel GEMM (see gemm.hpp for why results do not depend on the thread count): an
-// AVX2/FMA micro-kernel where the CPU has it (the -march=native default), Eigen's product otherwise.
+// Fixed-tile parallel GEMM (see gemm.hpp for why results do not depend on the thread count): the
+// active kernel path's (kernel_path.hpp; the kernels are in gemm_kernels.ipp).
 #include "src/numerics/gemm.hpp"
 
 #include <omp.h>
 #include <xmmintrin.h>
 
-#include <Eigen/Core>
-#include <algorithm>
-#include <cstring>
-#include <vector>
-
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define MNIST_GEMM_AVX2 1
-#else
-#define MNIST_GEMM_AVX2 0
-#endif
+#include "src/numerics/kernel_path.hpp"
+#include "src/numerics/kernels.hpp"
 
 namespace mnist {
-namespace {
-
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMap = Eigen::Map<const RowMajor, 0, Eigen::OuterStride<>>;
-using Map = Eigen::Map<RowMajor, 0, Eigen::OuterStride<>>;
-
-// Rows [i0, i0+mt) of op(A), as an Eigen expression.
-template <Trans TA, class F>
-void with_a_rows(const float* A, int m, int k, int i0, int mt, F&& f) {
-    if constexpr (TA == Trans::N) f(ConstMap(A + size_t(i0) * k, mt, k, Eigen::OuterStride<>(k)));
-    else f(ConstMap(A + i0, k, mt, Eigen::OuterStride<>(m)).transpose());
-}
-
-// Columns [j0, j0+nt) of op(B), as an Eigen expression.
-template <Trans TB, class F>
-void with_b_cols(const float* B, int n, int k, int j0, int nt, F&& f) {
-    if constexpr (TB == Trans::N) f(ConstMap(B + j0, k, nt, Eigen::OuterStride<>(n)));
-    else f(ConstMap(B + size_t(j0) * k, nt, k, Eigen::OuterStride<>(k)).transpose());
-}
-
-// Rows [i0, i0+mt) of op(A) times columns [j0, j0+nt) of op(B) into C, by one single-threaded
-// Eigen product (the portable path).
-template <Trans TA, Trans TB>
-void eigen_tile(int m, int n, int k, const float* A, const float* B, float* C, int i0, int j0, int mt, int nt) {
-    Map c(C + size_t(i0) * n + j0, mt, nt, Eigen::OuterStride<>(n));
-    with_a_rows<TA>(A, m, k, i0, mt, [&](const auto& a) {
-        with_b_cols<TB>(B, n, k, j0, nt, [&](const auto& b) { c.noalias() = a * b; });
-    });
-}
-
-#if MNIST_GEMM_AVX2
-// The AVX2/FMA path: a 6x16 register-blocked micro-kernel over packed panels. Every element of C
-// is summed over k in plain order 0, 1, ..., k-1 (one FMA per term, k-blocks continuing from the
-// stored partial sum), so its bits depend neither on the tile shapes nor on the thread count.
-constexpr int kMR = 6, kNR = 16, kKC = 784;  // kKC: no k-blocking for this model's products
-
-// acc(6x16) = (first ? 0 : c) + a_panel * b_panel over kc terms; c has row stride ldc.
-// b advances by ldb floats per step of p: 16 for a packed panel, n when reading a row-major B in place.
-inline void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, int ldb, float* __restrict c,
-                         int ldc, bool first) {
-    __m256 acc[kMR][2];
-    for (int i = 0; i < kMR; ++i)
-        for (int j = 0; j < 2; ++j)
-            acc[i][j] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(c + i * ldc + 8 * j);
-    for (int p = 0; p < kc; ++p) {
-        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-#pragma GCC unroll 6
-        for (int i = 0; i < kMR; ++i) {
-            const __m256 ai = _mm256_broadcast_ss(a + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-        }
-        a += kMR;
-        b += ldb;
-    }
-    for (int i = 0; i < kMR; ++i)
-        for (int j = 0; j < 2; ++j) _mm256_storeu_ps(c + i * ldc + 8 * j, acc[i][j]);
-}
-
-// op(A) packed once per product as panels of 6 rows ([panel][p][6], zero-padded), op(B) as panels
-// of 16 columns ([panel][p][16]); both buffers grow to the largest product seen and are then reused,
-// so a training step allocates nothing after its first call. One pair per calling thread: products
-// may run side by side (evaluate's chunks).
-struct Packed {
-    std::vector<float, Eigen::aligned_allocator<float>> a, b;
-};
-
-template <Trans TA>
-void pack_a_panel(int m, int k, const float* A, int panel, float* dst) {
-    const int i0 = panel * kMR, h = std::min(kMR, m - i0);
-    if (TA == Trans::T) {  // op(A)(i, p) = A[p*m + i]: six neighbours in one row of A
-        for (int p = 0; p < k; ++p, dst += kMR) {
-            const float* src = A + size_t(p) * m + i0;
-            if (h == kMR) std::memcpy(dst, src, sizeof(float) * kMR);
-            else for (int i = 0; i < kMR; ++i) dst[i] = i < h ? src[i] : 0.0f;
-        }
-        return;
-    }
-    for (int i = 0; i < kMR; ++i) {  // op(A)(i, p) = A[i*k + p]: each row read straight through
-        if (i >= h) {
-            for (int p = 0; p < k; ++p) dst[size_t(p) * kMR + i] = 0.0f;
-            continue;
-        }
-        const float* src = A + size_t(i0 + i) * k;
-        for (int p = 0; p < k; ++p) dst[size_t(p) * kMR + i] = src[p];
-    }
-}
-
-template <Trans TB>
-void pack_b_panel(int n, int k, const float* B, int panel, float* dst) {
-    const int j0 = panel * kNR, w = std::min(kNR, n - j0);
-    if (TB == Trans::N) {  // op(B)(p, j) = B[p*n + j]: sixteen neighbours in one row of B
-        for (int p = 0; p < k; ++p, dst += kNR) {
-            const float* src = B + size_t(p) * n + j0;
-            if (w == kNR) std::memcpy(dst, src, sizeof(float) * kNR);
-            else for (int j = 0; j < kNR; ++j) dst[j] = j < w ? src[j] : 0.0f;
-        }
-        return;
-    }
-    for (int j = 0; j < kNR; ++j) {  // op(B)(p, j) = B[j*k + p]
-        if (j >= w) {
-            for (int p = 0; p < k; ++p) dst[size_t(p) * kNR + j] = 0.0f;
-            continue;
-        }
-        const float* src = B + size_t(j0 + j) * k;
-        for (int p = 0; p < k; ++p) dst[size_t(p) * kNR + j] = src[p];
-    }
-}
-
-template <Trans TA, Trans TB>
-void avx2_gemm(int m, int n, int k, const float* A, const float* B, float* C) {
-    static thread_local Packed packed;
-    const int panels_a = (m + kMR - 1) / kMR, panels_b = (n + kNR - 1) / kNR;
-    const size_t size_a = size_t(panels_a) * kMR * k, size_b = size_t(panels_b) * kNR * k;
-    if (packed.a.size() < size_a) packed.a.resize(size_a);
-    if (packed.b.size() < size_b) packed.b.resize(size_b);
-    float* pa = packed.a.data();
-    float* pb = packed.b.data();
-    // Tiles of whole panels: kTileRows/kMR row panels by kTileCols/kNR column panels.
-    constexpr int tile_pa = kTileRows / kMR, tile_pb = kTileCols / kNR;
-    const int tiles_m = (panels_a + tile_pa - 1) / tile_pa, tiles_n = (panels_b + tile_pb - 1) / tile_pb;
-    const int tiles = tiles_m * tiles_n;
-#pragma omp parallel if (tiles > 1)
-    {
-#pragma omp for schedule(static) nowait
-        for (int q = 0; q < panels_a; ++q) pack_a_panel<TA>(m, k, A, q, pa + size_t(q) * kMR * k);
-        // A row-major op(B) is read in place (its rows are contiguous), except a partial last panel.
-#pragma omp for schedule(static)
-        for (int q = 0; q < panels_b; ++q)
-            if (TB == Trans::T || (q + 1) * kNR > n) pack_b_panel<TB>(n, k, B, q, pb + size_t(q) * kNR * k);
-#pragma omp for schedule(dynamic, 1)
-        for (int t = 0; t < tiles; ++t) {
-            const int qa0 = (t / tiles_n) * tile_pa, qb0 = (t % tiles_n) * tile_pb;
-            const int qa1 = std::min(panels_a, qa0 + tile_pa), qb1 = std::min(panels_b, qb0 + tile_pb);
-            for (int p0 = 0; p0 < k; p0 += kKC) {
-                const int kc = std::min(kKC, k - p0);
-                const bool first = p0 == 0;
-                for (int qb = qb0; qb < qb1; ++qb) {
-                    const int j = qb * kNR, w = std::min(kNR, n - j);
-                    const bool in_place = TB == Trans::N && w == kNR;
-                    const float* b = in_place ? B + size_t(p0) * n + j : pb + size_t(qb) * kNR * k + size_t(p0) * kNR;
-                    const int ldb = in_place ? n : kNR;
-                    for (int qa = qa0; qa < qa1; ++qa) {
-                        const float* a = pa + size_t(qa) * kMR * k + size_t(p0) * kMR;
-                        const int i = qa * kMR, h = std::min(kMR, m - i);
-                        float* c = C + size_t(i) * n + j;
-                        if (h == kMR && w == kNR) {
-                            micro_kernel(kc, a, b, ldb, c, n, first);
-                            continue;
-                        }
-                        // A block at the matrix edge goes through a full-size scratch block.
-                        alignas(32) float edge[kMR * kNR] = {};
-                        for (int r = 0; r < h && !first; ++r)
-                            for (int col = 0; col < w; ++col) edge[r * kNR + col] = c[size_t(r) * n + col];
-                        micro_kernel(kc, a, b, ldb, edge, kNR, first);
-                        for (int r = 0; r < h; ++r)
-                            for (int col = 0; col < w; ++col) c[size_t(r) * n + col] = edge[r * kNR + col];
-                    }
-                }
-            }
-        }
-    }
-}
-#endif
-
-template <Trans TA, Trans TB>
-void gemm_tiles(int m, int n, int k, const float* A, const float* B, float* C) {
-    if (k == 0) {
-        std::fill(C, C + size_t(m) * n, 0.0f);
-        return;
-    }
-#if MNIST_GEMM_AVX2
-    avx2_gemm<TA, TB>(m, n, k, A, B, C);
-#else
-    const int tiles_m = (m + kTileRows - 1) / kTileRows;
-    const int tiles_n = (n + kTileCols - 1) / kTileCols;
-    const int tiles = tiles_m * tiles_n;
-#pragma omp parallel for schedule(dynamic, 1) if (tiles > 1)
-    for (int t = 0; t < tiles; ++t) {
-        const int i0 = (t / tiles_n) * kTileRows, j0 = (t % tiles_n) * kTileCols;
-        eigen_tile<TA, TB>(m, n, k, A, B, C, i0, j0, std::min(kTileRows, m - i0), std::min(kTileCols, n - j0));
-    }
-#endif
-}
-
-}  // namespace
 
 void set_compute_threads(int threads) {
+    kernel_path();  // chooses the path now, where a bad MNIST_KERNEL can be reported
     omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
     omp_set_max_active_levels(1);  // even with OMP_NESTED set: see gemm.hpp
     _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ | DAZ
@@ -215,13 +21,13 @@ void set_compute_threads(int threads) {
 
 void gemm(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C) {
     if (m == 0 || n == 0) return;
-    if (ta == Trans::N && tb == Trans::N) gemm_tiles<Trans::N, Trans::N>(m, n, k, A, B, C);
-    else if (ta == Trans::N) gemm_tiles<Trans::N, Trans::T>(m, n, k, A, B, C);
-    else if (tb == Trans::N) gemm_tiles<Trans::T, Trans::N>(m, n, k, A, B, C);
-    else gemm_tiles<Trans::T, Trans::T>(m, n, k, A, B, C);
+    switch (kernel_path()) {
+        case KernelPath::avx512: return avx512::gemm(ta, tb, m, n, k, A, B, C);
+        case KernelPath::avx2: return avx2::gemm(ta, tb, m, n, k, A, B, C);
+        case KernelPath::plain: break;
+    }
+    plain::gemm(ta, tb, m, n, k, A, B, C);
 }
-
-bool gemm_sums_in_k_order() { return MNIST_GEMM_AVX2 != 0; }
 
 void gemm_reference(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C) {
     for (int i = 0; i < m; ++i)

@@ -1,9 +1,8 @@
 // Matrix products on OpenMP threads whose results do not depend on the number of threads.
-// The output is cut into tiles of a fixed shape, each computed by one thread. On AVX2/FMA machines
-// (the default -march=native build) a register-blocked kernel sums every output element as one FMA
-// chain over k in plain order from +0, so its bits depend neither on tiles nor on threads (and
-// sparse.hpp's products that skip zero terms give the same bits). Elsewhere each tile is one
-// single-threaded Eigen product over the full inner dimension.
+// The output is cut into tiles of a fixed shape, each computed by one thread. Every kernel path
+// (kernel_path.hpp: AVX-512, AVX2/FMA or plain std::fma, chosen at run time from the CPU) sums every
+// output element as one FMA chain over k in plain order from +0, so its bits depend neither on
+// tiles, threads nor path (and sparse.hpp's products that skip zero terms give the same bits).
 #pragma once
 
 namespace mnist {
@@ -26,10 +25,6 @@ constexpr int kTileCols = 64;
 // Trans::N, k x m for Trans::T; op(B) is k x n: B is stored k x n for Trans::N, n x k for Trans::T.
 // Runs on the current OpenMP team size; allocates nothing on the heap.
 void gemm(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C);
-
-// True when gemm runs the AVX2/FMA kernel, which sums every element as one FMA chain over k in plain
-// order from +0 (the products that skip zeros then give its bits exactly); false on the Eigen path.
-bool gemm_sums_in_k_order();
 
 // The plain triple loop (double accumulation), the reference the tests compare gemm with.
 void gemm_reference(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C);

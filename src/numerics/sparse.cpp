@@ -1,343 +1,50 @@
-// Products with a mostly-zero left operand (see sparse.hpp for why they keep gemm's bits).
+// Products with a mostly-zero left operand (see sparse.hpp for why they keep gemm's bits): the
+// parts that need no vector instructions, and the calls into the active kernel path's.
 #include "src/numerics/sparse.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <limits>
 #include <new>
 #include <numeric>
 #include <stdexcept>
-#include <type_traits>
 
 #include <omp.h>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define MNIST_SPARSE_AVX2 1
-#else
-#define MNIST_SPARSE_AVX2 0
-#endif
-#if MNIST_SPARSE_AVX2 && defined(__AVX512F__)
-#define MNIST_SPARSE_AVX512 1
-#else
-#define MNIST_SPARSE_AVX512 0
-#endif
+#include "src/numerics/kernels.hpp"
 
 namespace mnist {
 namespace {
 
 using Entry = SparseRows::Entry;
 
-// Follows the last entry of every row: its index is past every column, so a loop over a row's
-// entries needs no separate end test.
-constexpr Entry kSentinel = {std::numeric_limits<int32_t>::max(), 0.0f};
-
 // Below this much work (multiply-adds) a product runs on one thread: waking the team costs more.
 constexpr int64_t kParallelWork = 1 << 16;
 
-// Output rows per task: a packed panel serves up to this many rows.
-constexpr int kChunkRows = 128;
-// Floats of B in one k-chunk's panel: 48 KB, about an L1 data cache (only the panel rows a row of S
-// touches must stay there). docs/benchmarks.md has the sizes tried.
-constexpr int kPanelFloats = 12288;
+// Calls the active path's kernel `name` with the arguments that follow.
+#define MNIST_KERNEL_CALL(name, ...)                                        \
+    switch (kernel_path()) {                                                \
+        case KernelPath::avx512: return avx512::name(__VA_ARGS__);          \
+        case KernelPath::avx2: return avx2::name(__VA_ARGS__);              \
+        case KernelPath::plain: return plain::name(__VA_ARGS__);            \
+    }                                                                       \
+    return plain::name(__VA_ARGS__)
 
-#if MNIST_SPARSE_AVX2
-// kLeftPack[mask]: the lanes set in mask, in order, then the rest (a permutation for
-// _mm256_permutevar8x32 that moves the selected lanes to the front).
-struct LeftPack {
-    alignas(32) int32_t lanes[256][8];
-    LeftPack() {
-        for (int mask = 0; mask < 256; ++mask) {
-            int c = 0;
-            for (int l = 0; l < 8; ++l)
-                if (mask & (1 << l)) lanes[mask][c++] = l;
-            for (int l = 0; l < 8; ++l)
-                if (!(mask & (1 << l))) lanes[mask][c++] = l;
-        }
-    }
-};
-const LeftPack kLeftPack;
-#endif
-
-// Appends the non-zeros of x[0..len) to out as entries (base + position, value); returns how many.
-// With RELU, x[i] = x[i] > 0 ? x[i] : 0 first (written back; NaN becomes 0) and the entries are the
-// positive values. The vector path stores eight entries per eight floats and advances by the
-// non-zeros among them (no branch on the data), so it may write up to seven entries past the last
-// one it keeps.
-template <bool RELU>
-inline int append_nonzeros(std::conditional_t<RELU, float*, const float*> x, int len, int base, Entry* out) {
-    int c = 0, p = 0;
-#if MNIST_SPARSE_AVX2
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (; p + 8 <= len; p += 8) {
-        __m256 v = _mm256_loadu_ps(x + p);
-        // Without ReLU, NEQ_UQ: NaN counts as non-zero (it must poison the sum as it does in gemm).
-        const __m256 keep = _mm256_cmp_ps(v, _mm256_setzero_ps(), RELU ? _CMP_GT_OQ : _CMP_NEQ_UQ);
-        if constexpr (RELU) {
-            v = _mm256_and_ps(v, keep);
-            _mm256_storeu_ps(x + p, v);
-        }
-        const int mask = _mm256_movemask_ps(keep);
-        const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(kLeftPack.lanes[mask]));
-        const __m256i index = _mm256_permutevar8x32_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32(base + p)), perm);
-        const __m256i value = _mm256_permutevar8x32_epi32(_mm256_castps_si256(v), perm);
-        const __m256i lo = _mm256_unpacklo_epi32(index, value), hi = _mm256_unpackhi_epi32(index, value);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm256_permute2x128_si256(lo, hi, 0x20));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c + 4), _mm256_permute2x128_si256(lo, hi, 0x31));
-        c += __builtin_popcount(unsigned(mask));
-    }
-#endif
-    for (; p < len; ++p) {
-        if constexpr (RELU) x[p] = x[p] > 0.0f ? x[p] : 0.0f;
-        if (x[p] != 0.0f) out[c++] = {base + p, x[p]};
-    }
-    return c;
-}
-
-// The vectors of the kernel: AVX-512 (16 floats) where the build has it, else AVX2 (8), else plain
-// floats (portable builds; gemm_sparse_or_dense uses Eigen's dense product there, sparse_gemm still
-// works). Lanes never mix, so the width changes no bit: every element is the same FMA chain.
-#if MNIST_SPARSE_AVX512
-struct Vec {
-    static constexpr int lanes = 16;
-    using V = __m512;
-    using Mask = __mmask16;
-    static Mask tail_mask(int w) { return Mask((1u << (w % lanes)) - 1); }
-    static V zero() { return _mm512_setzero_ps(); }
-    static V broadcast(float x) { return _mm512_set1_ps(x); }
-    static V load_aligned(const float* p) { return _mm512_load_ps(p); }
-    static V load(const float* p) { return _mm512_loadu_ps(p); }
-    static V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
-    static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-    static void store(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
-    static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-};
-#elif MNIST_SPARSE_AVX2
-struct Vec {
-    static constexpr int lanes = 8;
-    using V = __m256;
-    using Mask = __m256i;
-    static Mask tail_mask(int w) {
-        return _mm256_cmpgt_epi32(_mm256_set1_epi32(w % lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    }
-    static V zero() { return _mm256_setzero_ps(); }
-    static V broadcast(float x) { return _mm256_set1_ps(x); }
-    static V load_aligned(const float* p) { return _mm256_load_ps(p); }
-    static V load(const float* p) { return _mm256_loadu_ps(p); }
-    static V load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
-    static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-    static void store(float* p, Mask m, V v) { _mm256_maskstore_ps(p, m, v); }
-    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-};
-#else
-struct Vec {
-    static constexpr int lanes = 1;  // a block is never a partial vector wide: no tail
-    using V = float;
-    using Mask = int;
-    static Mask tail_mask(int) { return 0; }
-    static V zero() { return 0.0f; }
-    static V broadcast(float x) { return x; }
-    static V load_aligned(const float* p) { return *p; }
-    static V load(const float* p) { return *p; }
-    static V load(const float* p, Mask) { return *p; }
-    static void store(float* p, V v) { *p = v; }
-    static void store(float* p, Mask, V v) { *p = v; }
-    static V fmadd(V a, V b, V c) { return std::fma(a, b, c); }
-};
-#endif
-
-// Output columns per block: 8 vectors of accumulators, all in registers (64 with AVX2, 128 with
-// AVX-512).
-constexpr int kBlockCols = 8 * Vec::lanes;
-// Floats in a packed row of a block `w` columns wide: whole vectors.
-int padded_width(int w) { return (w + Vec::lanes - 1) / Vec::lanes * Vec::lanes; }
-
-// For each of R rows r: c_r[0..w) = (first ? +0 : c_r[0..w)) + sum over the row's entries from
-// e[r] on with index < k_end, in order, of value * B[index][0..w), with c_r = c + r * ldc and
-// w = NV vectors (+ a partial one when TAIL): one FMA chain per element, accumulators in
-// registers; e[r] moves to the first entry not taken (a row's sentinel stops it at the row's end).
-// B is packed: rows aligned to vectors, ldb a whole number of vectors, lanes past w zero.
-// R > 1 is for narrow blocks (1-2 vectors): one row gives the FMA units only 1-2 independent
-// chains, each waiting on the previous FMA's latency; R rows give R times as many. The rows
-// advance together while every one has an entry before k_end, then each finishes alone. Each
-// row's chain is the same in any R (same terms, same order, same bits).
-template <int R, int NV, bool TAIL>
-void block_rows(const Entry** e, int k_end, const float* B, int ldb, float* c, int ldc, typename Vec::Mask tail_mask,
-                bool first) {
-    constexpr int V = NV + (TAIL ? 1 : 0), L = Vec::lanes;
-    static_assert(R == 1 || V <= 2, "several rows at a time only for narrow blocks");
-    typename Vec::V acc[R][V];
-    const Entry* p[R];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-        p[r] = e[r];
-        const float* cr = c + size_t(r) * ldc;
-#pragma GCC unroll 9
-        for (int v = 0; v < V; ++v)
-            acc[r][v] = first ? Vec::zero() : (TAIL && v == NV ? Vec::load(cr + L * v, tail_mask) : Vec::load(cr + L * v));
-    }
-    const auto step = [&](int r) {
-        const typename Vec::V a = Vec::broadcast(p[r]->value);
-        const float* b = B + size_t(p[r]->index) * ldb;
-#pragma GCC unroll 9
-        for (int v = 0; v < V; ++v) acc[r][v] = Vec::fmadd(a, Vec::load_aligned(b + L * v), acc[r][v]);
-        ++p[r];
-    };
-    if constexpr (R > 1)
-        for (;;) {
-            bool all = true;
-#pragma GCC unroll 4
-            for (int r = 0; r < R; ++r) all &= p[r]->index < k_end;
-            if (!all) break;
-#pragma GCC unroll 4
-            for (int r = 0; r < R; ++r) step(r);
-        }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-        while (p[r]->index < k_end) step(r);
-        float* cr = c + size_t(r) * ldc;
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) Vec::store(cr + L * v, acc[r][v]);
-        if constexpr (TAIL) Vec::store(cr + L * NV, tail_mask, acc[r][NV]);
-        e[r] = p[r];
-    }
-}
-
-using BlockRows = void (*)(const Entry**, int, const float*, int, float*, int, typename Vec::Mask, bool);
-
-template <int NV>
-constexpr BlockRows pick(bool tail) {
-    return tail ? block_rows<1, NV, true> : block_rows<1, NV, false>;
-}
-
-// The kernels for a block `w` columns wide (1 <= w <= kBlockCols): one row at a time, and where a
-// block is 1 or 2 vectors wide four rows at a time (4-8 chains; forward through w_o, 10 columns,
-// in an evaluation: ~1.7x faster than a row at a time, and than 8 rows, whose shortest row ends
-// the lockstep sooner). Wider blocks have 3-8 chains per row.
-struct BlockKernels {
-    BlockRows one_row = nullptr;
-    BlockRows four_rows = nullptr;  // null for wider blocks
-};
-BlockKernels block_kernels_for(int w) {
-    static const BlockRows table[9][2] = {
-        {nullptr, pick<0>(true)}, {pick<1>(false), pick<1>(true)}, {pick<2>(false), pick<2>(true)},
-        {pick<3>(false), pick<3>(true)}, {pick<4>(false), pick<4>(true)}, {pick<5>(false), pick<5>(true)},
-        {pick<6>(false), pick<6>(true)}, {pick<7>(false), pick<7>(true)}, {pick<8>(false), nullptr}};
-    constexpr int L = Vec::lanes;
-    BlockKernels k{table[w / L][w % L != 0]};
-    if (w < L) k.four_rows = block_rows<4, 0, true>;
-    else if (w == L) k.four_rows = block_rows<4, 1, false>;
-    else if (w < 2 * L) k.four_rows = block_rows<4, 1, true>;
-    else if (w == 2 * L) k.four_rows = block_rows<4, 2, false>;
-    return k;
-}
-
-#if MNIST_SPARSE_AVX2
-// dst (8 rows, stride ld_dst) = the transpose of src (8 rows, stride ld_src).
-void transpose8x8(const float* src, int ld_src, float* dst, int ld_dst) {
-    __m256 r[8], t[8];  // t[2i], t[2i+1]: rows 2i and 2i+1 interleaved
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + size_t(i) * ld_src);
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    // q[4h + c] holds column c of rows 4h..4h+3 (low half) and column c + 4 (high half).
-    __m256 q[8];
-    for (int h = 0; h < 2; ++h) {
-        const __m256 *lo = t + 4 * h, *hi = t + 4 * h + 2;
-        q[4 * h + 0] = _mm256_shuffle_ps(lo[0], hi[0], _MM_SHUFFLE(1, 0, 1, 0));
-        q[4 * h + 1] = _mm256_shuffle_ps(lo[0], hi[0], _MM_SHUFFLE(3, 2, 3, 2));
-        q[4 * h + 2] = _mm256_shuffle_ps(lo[1], hi[1], _MM_SHUFFLE(1, 0, 1, 0));
-        q[4 * h + 3] = _mm256_shuffle_ps(lo[1], hi[1], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int c = 0; c < 4; ++c) {
-        _mm256_storeu_ps(dst + size_t(c) * ld_dst, _mm256_permute2f128_ps(q[c], q[c + 4], 0x20));
-        _mm256_storeu_ps(dst + size_t(c + 4) * ld_dst, _mm256_permute2f128_ps(q[c], q[c + 4], 0x31));
-    }
-}
-#endif
-
-// panel[p - k0][0..w) = op(B)[p][j0..j0+w) for p in [k0, k1), lanes w..ldp zero. op(B) is K x n:
-// B is stored K x n (Trans::N, rows copied) or n x K (Trans::T, transposed 8 x 8 in registers).
+int block_cols() { MNIST_KERNEL_CALL(block_cols, ); }
+int padded_width(int w) { MNIST_KERNEL_CALL(padded_width, w); }
 void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, int k1, int ldp, float* panel) {
-    if (tb == Trans::N) {
-        for (int p = k0; p < k1; ++p) {
-            float* dst = panel + size_t(p - k0) * ldp;
-            std::copy(B + size_t(p) * n + j0, B + size_t(p) * n + j0 + w, dst);
-            std::fill(dst + w, dst + ldp, 0.0f);
-        }
-        return;
-    }
-    int p = k0;
-#if MNIST_SPARSE_AVX2
-    for (; p + 8 <= k1; p += 8) {
-        int j = 0;
-        for (; j + 8 <= w; j += 8)
-            transpose8x8(B + size_t(j0 + j) * K + p, K, panel + size_t(p - k0) * ldp + j, ldp);
-        for (int q = p; q < p + 8; ++q) {
-            float* dst = panel + size_t(q - k0) * ldp;
-            for (int jj = j; jj < w; ++jj) dst[jj] = B[size_t(j0 + jj) * K + q];
-            std::fill(dst + w, dst + ldp, 0.0f);
-        }
-    }
-#endif
-    for (; p < k1; ++p) {
-        float* dst = panel + size_t(p - k0) * ldp;
-        for (int jj = 0; jj < w; ++jj) dst[jj] = B[size_t(j0 + jj) * K + p];
-        std::fill(dst + w, dst + ldp, 0.0f);
-    }
+    MNIST_KERNEL_CALL(pack_panel, tb, B, K, n, j0, w, k0, k1, ldp, panel);
 }
-
-// C = S * op(B) by tasks of (column block, chunk of rows), handed out one at a time (a thread
-// slowed by a neighbour on a shared machine does not hold up the product); which thread runs a
-// task never changes its result. The block
-// of op(B) comes from `packed` when given, else each task packs it, a k-chunk at a time, into a
-// panel on its stack.
-// Only rows [row_begin, row_end) of C are computed; with `go_on` their chains continue from the
-// partial sums C holds instead of starting from +0.
 void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, const PackedB* packed, float* C,
                        int row_begin, int row_end, bool go_on) {
-    const int span = row_end - row_begin;
-    const int blocks = (n + kBlockCols - 1) / kBlockCols, chunks = (span + kChunkRows - 1) / kChunkRows;
-    const int tasks = blocks * chunks;
-    const int64_t work = span == S.rows ? S.nonzeros() * n : S.nonzeros() * n / std::max(1, S.rows) * span;
-    const bool parallel = work > kParallelWork;
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int t = 0; t < tasks; ++t) {
-        const int j0 = (t / chunks) * kBlockCols, w = std::min(kBlockCols, n - j0), ldp = padded_width(w);
-        const int r0 = row_begin + (t % chunks) * kChunkRows, rows = std::min(row_end - r0, kChunkRows);
-        const BlockKernels kernels = block_kernels_for(w);
-        const typename Vec::Mask tail = Vec::tail_mask(w);
-        // k-chunks: rows k0..k0+kc of the block of op(B) stay in the L1 cache while every row of
-        // the task runs over them; a row's partial sums wait in C between chunks (its FMA chain
-        // goes on from them).
-        const int kc = kPanelFloats / ldp;
-        alignas(64) float panel[kPanelFloats];  // unused when packed
-        const Entry* next[kChunkRows];
-        for (int r = 0; r < rows; ++r) next[r] = S.row(r0 + r);
-        for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
-            const int k1 = std::min(S.cols, k0 + kc);
-            const float* rows_of_b;  // row p of the block at rows_of_b + p * ldp, for p in [k0, k1)
-            if (packed) {
-                rows_of_b = packed->block(j0);
-            } else {
-                pack_panel(tb, B, S.cols, n, j0, w, k0, k1, ldp, panel);
-                rows_of_b = panel - size_t(k0) * ldp;
-            }
-            const bool first = k0 == 0 && !go_on;
-            int r = 0;
-            if (kernels.four_rows)
-                for (; r + 4 <= rows; r += 4)
-                    kernels.four_rows(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, first);
-            for (; r < rows; ++r)
-                if (next[r]->index < k1 || first)  // a row with no entry in this k-chunk keeps its sums
-                    kernels.one_row(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, first);
-        }
-    }
+    MNIST_KERNEL_CALL(sparse_gemm_tasks, S, tb, n, B, packed, C, row_begin, row_end, go_on);
 }
 
 }  // namespace
+
+void rmsprop_update(const RmsPropScalars& s, float* var, float* ms, float* mom, const float* grad, long n) {
+    MNIST_KERNEL_CALL(rmsprop_update, s, var, ms, mom, grad, n);
+}
 
 int64_t SparseRows::nonzeros() const {
     return std::accumulate(count.begin(), count.begin() + rows, int64_t(0));
@@ -351,59 +58,25 @@ void SparseRows::reshape(int r, int c) {
     if (entries.size() < size_t(rows) * stride) entries.resize(size_t(rows) * stride);
 }
 
-namespace {
-// S = the non-zeros of the rows of the m x k row-major A (after ReLU in place when RELU).
-template <bool RELU>
-void compress_rows(int m, int k, std::conditional_t<RELU, float*, const float*> A, SparseRows& S) {
-    S.reshape(m, k);
-#pragma omp parallel for schedule(static) if (int64_t(m) * k > kParallelWork)
-    for (int i = 0; i < m; ++i) {
-        S.count[i] = append_nonzeros<RELU>(A + size_t(i) * k, k, 0, S.row(i));
-        S.row(i)[S.count[i]] = kSentinel;
-    }
-}
-}  // namespace
+void relu_compress(int m, int k, float* A, SparseRows& S) { MNIST_KERNEL_CALL(relu_compress, m, k, A, S); }
 
-void relu_compress(int m, int k, float* A, SparseRows& S) { compress_rows<true>(m, k, A, S); }
+void compress(Trans ta, int m, int k, const float* A, SparseRows& S) { MNIST_KERNEL_CALL(compress, ta, m, k, A, S); }
 
-void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
-    if (ta == Trans::N) return compress_rows<false>(m, k, A, S);
-    S.reshape(m, k);
-    int32_t* count = S.count.data();
-    // A is k x m: each task owns a group of its columns (rows of S) and walks down its rows, so
-    // every row of S receives its entries in increasing p.
-    constexpr int kGroup = 64;
-    const int groups = (m + kGroup - 1) / kGroup;
-#pragma omp parallel for schedule(static) if (int64_t(m) * k > kParallelWork)
-    for (int g = 0; g < groups; ++g) {
-        const int i0 = g * kGroup, len = std::min(kGroup, m - i0);
-        std::fill(count + i0, count + i0 + len, 0);
-        Entry found[kGroup + 8];
-        for (int p = 0; p < k; ++p) {
-            const int c = append_nonzeros<false>(A + size_t(p) * m + i0, len, i0, found);
-            for (int q = 0; q < c; ++q) {
-                const int i = found[q].index;
-                S.row(i)[count[i]++] = {p, found[q].value};
-            }
-        }
-        for (int i = i0; i < i0 + len; ++i) S.row(i)[count[i]] = kSentinel;
-    }
-}
-
-PackedB::PackedB(Trans tb, int k, int n, const float* B) : k_(k), n_(n) {
-    const int blocks = (n + kBlockCols - 1) / kBlockCols;
-    // Every block but the last is kBlockCols wide; each is k rows of padded_width(its width).
-    const size_t floats = size_t(blocks) * size_t(k) * kBlockCols, bytes = (floats * sizeof(float) + 63) / 64 * 64;
+PackedB::PackedB(Trans tb, int k, int n, const float* B)
+    : k_(k), n_(n), block_cols_(mnist::block_cols()), path_(kernel_path()) {
+    const int blocks = (n + block_cols_ - 1) / block_cols_;
+    // Every block but the last is block_cols_ wide; each is k rows of padded_width(its width).
+    const size_t floats = size_t(blocks) * size_t(k) * block_cols_, bytes = (floats * sizeof(float) + 63) / 64 * 64;
     data_.reset(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
     if (!data_) throw std::bad_alloc();
 #pragma omp parallel for schedule(static) if (int64_t(k) * n > kParallelWork)
     for (int b = 0; b < blocks; ++b) {
-        const int j0 = b * kBlockCols, w = std::min(kBlockCols, n - j0);
-        pack_panel(tb, B, k, n, j0, w, 0, k, padded_width(w), data_.get() + size_t(b) * k * kBlockCols);
+        const int j0 = b * block_cols_, w = std::min(block_cols_, n - j0);
+        pack_panel(tb, B, k, n, j0, w, 0, k, padded_width(w), data_.get() + size_t(b) * k * block_cols_);
     }
 }
 
-const float* PackedB::block(int j0) const { return data_.get() + size_t(j0 / kBlockCols) * k_ * kBlockCols; }
+const float* PackedB::block(int j0) const { return data_.get() + size_t(j0 / block_cols_) * k_ * block_cols_; }
 
 void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C) {
     sparse_gemm_tasks(S, tb, n, B, nullptr, C, 0, S.rows, false);
@@ -418,6 +91,8 @@ void sparse_gemm_go_on(const SparseRows& S, int row_begin, int row_end, Trans tb
 
 void sparse_gemm(const SparseRows& S, const PackedB& B, float* C) {
     if (B.rows() != S.cols) throw std::invalid_argument("sparse_gemm: the packed B has the wrong number of rows");
+    if (B.path() != kernel_path())
+        throw std::invalid_argument("sparse_gemm: the packed B was packed for another kernel path");
     sparse_gemm_tasks(S, Trans::N, B.cols(), nullptr, &B, C, 0, S.rows, false);
 }
 
@@ -459,8 +134,8 @@ int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRow
     const int m = S.rows, k = S.cols;
     if (m == 0 || n == 0) return 0;
     const int64_t nonzeros = S.nonzeros();
-    // Without AVX2 gemm is Eigen's product, far faster than the scalar sparse_gemm at any density.
-    if (!MNIST_SPARSE_AVX2 || double(nonzeros) > kSparseDensity * double(m) * double(k)) {
+    // The plain path's sparse and dense products do the same scalar FMA per term: skip the zeros.
+    if (kernel_path() != KernelPath::plain && double(nonzeros) > kSparseDensity * double(m) * double(k)) {
         gemm(ta, tb, m, n, k, A, B, C);
         return int64_t(m) * n * k;
     }

@@ -2,8 +2,8 @@
 // the hidden outputs after ReLU and dropout (about 75%) and the gradients masked by them. Skipping
 // a zero term changes no bit: gemm sums every element as a chain of FMAs over k in plain order
 // starting from +0, and FMA(0, b, s) == s for every finite b (s + 0 never rounds; +0 + -0 == +0).
-// So these products give exactly gemm's bits (wherever gemm runs its AVX2 kernel; the sparse
-// kernel uses AVX-512 where the build has it, lanes never mix) while doing a fraction of its work.
+// So these products give exactly gemm's bits on every kernel path (kernel_path.hpp; AVX-512, AVX2
+// and plain vectors, lanes never mix) while doing a fraction of its work.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "src/numerics/gemm.hpp"
+#include "src/numerics/kernel_path.hpp"
 
 namespace mnist {
 
@@ -57,7 +58,7 @@ void sparse_gemm(const SparseRows& S, Trans tb, int n, const float* B, float* C)
 // So a product whose inner dimension is cut into consecutive parts, each continued by this from the
 // previous part's result (the first part started from +0, e.g. by sparse_gemm), gives exactly the
 // bits of the whole product: how data-parallel training sums a weight gradient over the batch rows
-// held by several processes. The scalar kernel (portable builds) is std::fma, the same chain.
+// held by several processes. The plain path's scalar kernel is std::fma, the same chain.
 // throws std::invalid_argument when the rows are not within [0, S.rows].
 void sparse_gemm_go_on(const SparseRows& S, int row_begin, int row_end, Trans tb, int n, const float* B, float* C);
 
@@ -72,17 +73,20 @@ public:
     int rows() const { return k_; }
     int cols() const { return n_; }
     const float* block(int j0) const;  // the block starting at column j0 (a multiple of the block width)
+    KernelPath path() const { return path_; }  // the kernel path whose layout it has
 
 private:
     struct Free {
         void operator()(float* p) const { std::free(p); }
     };
-    int k_ = 0, n_ = 0;
+    int k_ = 0, n_ = 0, block_cols_ = 1;
+    KernelPath path_ = KernelPath::plain;
     std::unique_ptr<float[], Free> data_;
 };
 
 // C[S.rows x B.cols()] = S * op(B) from op(B) packed once: the same bits as sparse_gemm.
-// requires: B.rows() == S.cols (else throws std::invalid_argument).
+// requires: B.rows() == S.cols and B packed under the active kernel path (else throws
+// std::invalid_argument).
 void sparse_gemm(const SparseRows& S, const PackedB& B, float* C);
 
 // The plain version of sparse_gemm, one scalar FMA at a time: the reference the tests compare with.
@@ -90,9 +94,9 @@ void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B,
 
 // C = op(A) * op(B) with A, B, C as in gemm(ta, tb, ...) and S the non-zeros of op(A): through
 // sparse_gemm when op(A) is at most kSparseDensity non-zero, through gemm otherwise. Both give the
-// same bits on the AVX2 path, so the choice (a pure function of A) never shows in a result.
+// same bits, so the choice (a pure function of A) never shows in a result.
 // (kSparseDensity: at full density sparse_gemm does a multiply-add slower than gemm's dense
-// kernel.) Without AVX2, always gemm. `packed`, when given, is op(B) packed (PackedB), which
+// kernel.) On the plain path, always sparse_gemm (the same scalar FMA per term). `packed`, when given, is op(B) packed (PackedB), which
 // sparse_gemm then reads instead of packing B itself. Returns the multiply-adds done (non-zeros of
 // op(A) times n, or m * n * k through gemm).
 constexpr double kSparseDensity = 0.6;

@@ -199,10 +199,6 @@ void share_state(Comm& comm, TrainingState& st) {
 
 std::unique_ptr<Ranks> make_ranks(Comm& comm, const TrainingState& st) {
     if (comm.size() == 1) return std::make_unique<OneProcess>(st);
-    if (!gemm_sums_in_k_order())
-        throw ConfigError("this build cannot train on several processes with results identical to one process: its "
-                          "products do not sum in plain order (a portable build without AVX2/FMA); rebuild with "
-                          "-DMNIST_NATIVE=ON on a CPU that has them, or run one process");
     if (st.config.batch_size < comm.size())
         throw ConfigError("--batch_size " + std::to_string(st.config.batch_size) + " is smaller than the " +
                           std::to_string(comm.size()) + " processes: each needs at least one row of every batch");

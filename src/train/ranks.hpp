@@ -37,8 +37,7 @@ public:
 };
 
 // The ranks of comm for training st (its network shapes): OneProcess for one process, else DataParallel.
-// throws ConfigError when several processes are asked for but this build's products do not sum in
-// plain k order (a portable build without AVX2/FMA), or the batch has fewer rows than processes.
+// throws ConfigError when the batch has fewer rows than processes.
 std::unique_ptr<Ranks> make_ranks(Comm& comm, const TrainingState& st);
 
 // The rows [begin, end) of a batch of `batch` rows held by `rank` of `ranks`: consecutive ranges in

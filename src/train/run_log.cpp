@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "src/clock.hpp"
+#include "src/numerics/kernel_path.hpp"
 #include "src/train/metrics.hpp"
 
 namespace mnist {
@@ -50,6 +51,8 @@ void RunLog::clear_progress() {
 }
 
 void RunLog::begin(const TrainingState& st, const std::string& restored_file) {
+    spdlog::info("product kernels: {} (best this CPU supports: {}; MNIST_KERNEL=avx512|avx2|plain forces one)",
+                 kernel_path_name(kernel_path()), kernel_path_name(best_kernel_path()));
     int64_t dropped = 0;
     try {
         dropped = keep_metrics_until(metrics_path_, st.global_step);

@@ -47,9 +47,14 @@ expect "a missing data directory says how to fetch MNIST" 1 "make data" -- "$bin
 touch "$work/afile"
 expect "a ckpt_dir that is a file is refused" 1 "not a directory" -- "$bin/train" "${common[@]}" --ckpt_dir "$work/afile"
 expect "a ckpt_dir that cannot be created is refused" 1 "cannot create" -- "$bin/train" "${common[@]}" --ckpt_dir "$work/afile/sub"
+expect "an unknown MNIST_KERNEL is refused, naming the variable, the value and the paths" 1 'MNIST_KERNEL: expected avx512, avx2 or plain, found "sse9"' -- \
+  env MNIST_KERNEL=sse9 "$bin/train" "${common[@]}" --ckpt_dir "$work/c0"
 [[ ! -e "$work/c0" ]] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: a refused run created its ckpt_dir"; }
 
 expect "training 2 epochs succeeds" 0 "epoch 2 global_step 124" -- "$bin/train" "${common[@]}" --epochs 2 --ckpt_dir "$work/run"
+expect "eval refuses an unknown MNIST_KERNEL too" 1 'found "AVX2"' -- env MNIST_KERNEL=AVX2 "$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data"
+expect "train logs the kernel path MNIST_KERNEL forces" 0 "product kernels: plain" -- \
+  env MNIST_KERNEL=plain "$bin/train" "${common[@]}" --epochs 1 --ckpt_dir "$work/run_plain"
 expect "eval reports accuracy and the confusion matrix" 0 "confusion matrix" -- "$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data"
 expect "eval --json has the documented keys" 0 '"per_class_accuracy"' -- "$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data" --json
 json=$("$bin/eval" --ckpt_dir "$work/run" --data_dir "$work/data" --json)

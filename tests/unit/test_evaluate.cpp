@@ -55,10 +55,8 @@ void check_same(const EvalResult& a, const EvalResult& b) {
     CHECK(a.count == b.count);
     CHECK(a.correct == b.correct);
     CHECK(a.accuracy == b.accuracy);
-    // Each row's logits have the same bits in any chunk on the k-order path; Eigen's (portable)
-    // blocking depends on the number of rows.
-    if (gemm_sums_in_k_order()) CHECK(a.loss == b.loss);
-    else CHECK(a.loss == Approx(b.loss).epsilon(1e-6));
+    // Each row's logits have the same bits in any chunk: every path sums each element in k order.
+    CHECK(a.loss == b.loss);
     CHECK(a.confusion == b.confusion);
     CHECK(a.errors == b.errors);
     CHECK(a.error_predictions == b.error_predictions);
