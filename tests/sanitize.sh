@@ -82,7 +82,7 @@ rm -rf $tsan/reports && mkdir -p $tsan/reports
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$root/$tsan/reports/tsan"
 for spec in "[background_saver]" "durable_io: a second lock*" "durable_io: the lock of a process killed*"; do
   if (cd $tsan && ./unit_tests_tsan "$spec" > tsan.log 2>&1); then
-    echo "sanitize: TSan: $spec: $(grep -E 'test cases' $tsan/tsan.log | tail -1)"
+    echo "sanitize: TSan: $spec: $(grep -E 'test cases?\b' $tsan/tsan.log | tail -1)"
   else
     echo "sanitize: FAIL: TSan: $spec"; tail -5 $tsan/tsan.log; status=1
   fi
