@@ -52,6 +52,7 @@ Scan scan(const std::string& dir, bool last) {
 struct StateCheck {
     std::string warning;
     bool settled = true;
+    std::string named;  // what the state file named ("" when absent or unreadable)
 };
 
 StateCheck check_state_file(const std::string& dir, const Scan& s) {
@@ -66,24 +67,24 @@ StateCheck check_state_file(const std::string& dir, const Scan& s) {
         if (!bytes) return {};
         named = parse_checkpoint_state(std::string(bytes->begin(), bytes->end()), state_path).model_checkpoint_path;
     } catch (const CheckpointError& e) {
-        return {std::string(e.what()) + instead, true};
+        return {std::string(e.what()) + instead, true, ""};
     }
-    if (chosen && named == chosen->file) return {};
+    if (chosen && named == chosen->file) return {"", true, named};
     const auto step = step_from_file_name(named);
     if (!step || fs::path(named).has_parent_path())
         return {"the state file '" + state_path + "' names '" + named + "', which is not a checkpoint file in '" + dir +
                     "'" + instead,
-                true};
+                true, named};
     std::error_code ec;
     const bool exists = fs::exists(fs::path(dir) / named, ec);
     const bool damaged = std::find(s.damaged.begin(), s.damaged.end(), named) != s.damaged.end();
     // A newer file than the one chosen that exists and was not found damaged: the trainer saved
     // again after the listing. Look again; what was chosen was the newest when it was chosen.
-    if (exists && !damaged && chosen && *step > chosen->state.global_step) return {"", false};
+    if (exists && !damaged && chosen && *step > chosen->state.global_step) return {"", false, named};
     const std::string what = !exists ? "which does not exist"
                              : damaged || !chosen ? "which is not a valid checkpoint"
                                                   : "but a newer valid checkpoint exists";
-    return {"the state file '" + state_path + "' names '" + named + "', " + what + instead, damaged};
+    return {"the state file '" + state_path + "' names '" + named + "', " + what + instead, damaged, named};
 }
 
 }  // namespace
@@ -104,17 +105,23 @@ LatestSearch find_latest_checkpoint(const std::string& dir, int rounds) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) throw CheckpointError("checkpoint directory '" + dir + "' does not exist");
     rounds = std::max(rounds, 1);
+    std::optional<std::string> named_before;  // what the state file named in the round before
     for (int round = 1;; ++round) {
         const bool last = round >= rounds;
         Scan s = scan(dir, last);
         if (s.vanished) continue;
         const StateCheck check = check_state_file(dir, s);
         if (!check.settled && !last) {
+            named_before = check.named;
             std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the trainer is between two renames
             continue;
         }
+        // Still unsettled in the last round, but the state file changed since the round before: a
+        // trainer is saving faster than this reader reads (with --max_to_keep 1 the file it names may
+        // already be gone). What was chosen was the newest valid file when chosen: no warning.
+        const bool live = !check.settled && named_before && *named_before != check.named;
         LatestSearch out{std::move(s.latest), std::move(s.warnings), std::move(s.damaged)};
-        if (!check.warning.empty()) out.warnings.push_back(check.warning);
+        if (!check.warning.empty() && !live) out.warnings.push_back(check.warning);
         return out;
     }
 }

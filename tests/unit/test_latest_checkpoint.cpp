@@ -162,3 +162,28 @@ TEST_CASE("latest_checkpoint: every listed file gone at its open round after rou
     REQUIRE_FALSE(found.latest);
     REQUIRE(opens == 2);  // model-2 (round 1: gone, look again), model-1 (round 2: gone), round 3: nothing listed
 }
+
+TEST_CASE("latest_checkpoint: a state file that changes every round, naming newer files already gone, is a trainer "
+          "saving faster than the reader reads: the newest valid file is read without a warning",
+          "[latest_checkpoint]") {
+    HookReset reset;
+    TempDir dir;
+    save_steps(dir.str(), {5, 10});
+    int opens = 0;
+    // Between each round's open and its look at the state file, the trainer (--max_to_keep 1) has
+    // saved twice: the state file names a newer file that retention has deleted already.
+    set_latest_checkpoint_hook([&](const std::string&) {
+        write_state_naming(dir.str(), "model-" + std::to_string(1000 + 5 * ++opens) + ".safetensors");
+    });
+    const LatestSearch found = find_latest_checkpoint(dir.str(), 4);
+    REQUIRE(found.latest->file == "model-10.safetensors");
+    REQUIRE(found.warnings.empty());
+    REQUIRE(opens == 4);
+    SECTION("the same missing file named round after round still gets its warning") {
+        set_latest_checkpoint_hook({});
+        write_state_naming(dir.str(), "model-1005.safetensors");
+        const LatestSearch again = find_latest_checkpoint(dir.str(), 4);
+        REQUIRE(again.latest->file == "model-10.safetensors");
+        REQUIRE_THAT(all(again.warnings), Contains("names 'model-1005.safetensors', which does not exist"));
+    }
+}
