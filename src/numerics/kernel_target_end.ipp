@@ -1,4 +1,6 @@
 // Closes what kernel_target.ipp opened.
-#if MNIST_KERNEL_ISA >= 1
+#if defined(__clang__) && MNIST_KERNEL_ISA >= 1
+#pragma clang attribute pop
+#elif MNIST_KERNEL_ISA >= 1
 #pragma GCC pop_options
 #endif

@@ -17,6 +17,7 @@
 # failed resume.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source tests/e2e/mpi_wait.sh
 kills_wanted=10 disk_full=no mode=threads
 for a in "$@"; do
   case "$a" in --disk-full) disk_full=yes ;; mpi) mode=mpi ;; *) kills_wanted=$a ;; esac
@@ -142,7 +143,7 @@ while (( kills < kills_wanted )); do
       sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
       kill -9 "$(victim)" 2>/dev/null && killed=yes
     fi
-    wait "$pid" 2>/dev/null
+    if [[ $mode == mpi ]]; then wait_mpirun "$pid"; else wait "$pid" 2>/dev/null; fi
     status=$?
     stop_filler
     grep -q "restored model-" "$log" && resumes=$((resumes + 1))

@@ -7,6 +7,7 @@
 # Prints one line per check and `mpi_mnist: P passed, F failed`; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source tests/e2e/mpi_wait.sh
 data=${1:-data/mnist}
 bin=$(cd "${2:-build}" && pwd)
 work=$(mktemp -d)
@@ -44,7 +45,7 @@ for _ in $(seq 1200); do [[ -f "$work/kill/model-150.safetensors" ]] && break; s
 sleep 0.$((RANDOM % 10))
 victim=$(pgrep -P $pid -x train | shuf -n 1)
 kill -KILL "$victim" 2>/dev/null
-wait $pid
+wait_mpirun $pid
 status=$?
 newest=$(ls "$work/kill" | sed -n 's/^model-\([0-9]*\)\.safetensors$/\1/p' | sort -n | tail -1)
 if [[ $status != 0 && -n $newest && $newest -lt 858 ]]; then

@@ -8,6 +8,7 @@
 # difference.
 #   usage: tests/e2e/mpi_test.sh BUILD_DIR      (ctest runs it when CMake found MPI)
 set -uo pipefail
+source "$(dirname "$0")/mpi_wait.sh"
 bin=$(cd "$1" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -71,7 +72,7 @@ mpirun -np 3 "$bin/train" "${args[@]}" "${long[@]}" --ckpt_dir "$work/term" > "$
 pid=$!
 for _ in $(seq 100); do ls "$work/term"/model-*.safetensors > /dev/null 2>&1 && break; sleep 0.1; done
 kill -TERM $(pgrep -P $pid -x train) 2>/dev/null
-wait $pid
+wait_mpirun $pid
 status=$?
 if [[ $status == 143 ]] && grep -q "stop requested" "$work/term.log" && [[ $(grep -c "stopped by signal 15" "$work/term.log") == 1 ]]; then
   ok "SIGTERM to the ranks: rank 0 saved at the stop, mpirun exits 143"
@@ -88,7 +89,7 @@ pid=$!
 for _ in $(seq 100); do ls "$work/kill"/model-*.safetensors > /dev/null 2>&1 && break; sleep 0.1; done
 victim=$(pgrep -P $pid -x train | shuf -n 1)
 kill -KILL "$victim" 2>/dev/null
-wait $pid
+wait_mpirun $pid
 status=$?
 if [[ $status != 0 ]]; then ok "a rank killed with SIGKILL takes the job down (status $status)"; else fail "killed rank: mpirun exited 0" "$work/kill.log"; fi
 mpi 4 "$bin/train" "${args[@]}" "${long[@]}" --ckpt_dir "$work/kill" > "$work/kill2.log" 2>&1 &&
