@@ -44,7 +44,7 @@ if [[ $record == --record ]]; then
   run "$best" || { echo "reference_bits: training failed"; cat "$work/$best.log"; exit 1; }
   echo "# Per-tensor CRC-32 of the checkpoints written by"
   echo "#   MNIST_KERNEL=PATH ./train --data_dir data/mnist --ckpt_dir D --epochs 1 --save_every_steps 150 --max_to_keep 0"
-  echo "# recorded $(date -u +%Y-%m-%d) on $cpu, path $best, at commit $(git rev-parse --short HEAD 2>/dev/null)"
+  echo "# recorded $(date -u +%Y-%m-%d) on $cpu; path $best, at commit $(git rev-parse --short HEAD 2>/dev/null)"
   echo "# by: tests/e2e/reference_bits.sh data/mnist build --record"
   for s in "${steps[@]}"; do echo "model-$s $(crcs "$work/$best/model-$s.safetensors")"; done
   exit 0
