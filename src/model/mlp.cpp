@@ -41,6 +41,7 @@ Workspace make_workspace(const Mlp& net, int capacity, WorkspaceUse use) {
     if (training) {
         for (const Matrix& w : net.weights) ws.grads.emplace_back(w.rows(), w.cols());
         ws.labels.resize(size_t(capacity));
+        ws.row_losses.resize(size_t(capacity));
     }
     // The non-zero lists too are sized here (for a fully dense worst case), so no step allocates.
     ws.nonzeros.resize(net.layers());
@@ -57,6 +58,9 @@ Workspace make_workspace(const Mlp& net, int capacity, WorkspaceUse use) {
 }
 
 namespace {
+
+// Widest weight gradient computed as a dense product (training_pass).
+constexpr int kDenseGradientMaxCols = 16;
 
 // Dropout stream position of layer `layer` at `step`; masks of different layers and steps never share counters.
 uint32_t mask_stream(uint64_t step, size_t layer) { return uint32_t(layer) | uint32_t(step >> 32) << 8; }
@@ -135,15 +139,23 @@ void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, const s
 
 // Row z's loss against `label`, and, when g is not null, (softmax - onehot) / divisor into g (which
 // may be z itself: each z[c] is read before g[c] is written). Double accumulation in class order.
+// Each exp(z[c] - max) is computed once and kept for the gradient (the same value either way; past
+// kKeptClasses classes, more than uint8_t labels can name, it is computed again).
 double softmax_row(const float* z, int classes, uint8_t label, int divisor, float* g) {
+    constexpr int kKeptClasses = 256;
+    double e[kKeptClasses];
     float zmax = z[0];
     for (int c = 1; c < classes; ++c) zmax = std::max(zmax, z[c]);
     double sum = 0;
-    for (int c = 0; c < classes; ++c) sum += std::exp(double(z[c]) - zmax);
+    for (int c = 0; c < classes; ++c) {
+        const double x = std::exp(double(z[c]) - zmax);
+        if (c < kKeptClasses) e[c] = x;
+        sum += x;
+    }
     const double loss = std::log(sum) - (double(z[label]) - zmax);
     if (g)
         for (int c = 0; c < classes; ++c) {
-            const double p = std::exp(double(z[c]) - zmax) / sum;
+            const double p = (c < kKeptClasses ? e[c] : std::exp(double(z[c]) - zmax)) / sum;
             g[c] = float((p - (c == label ? 1.0 : 0.0)) / divisor);
         }
     return loss;
@@ -168,12 +180,15 @@ double training_pass(const Mlp& net, Workspace& ws, int n, const uint8_t* labels
     const int classes = net.sizes.back();
     double total = 0;
     timed("softmax cross-entropy and its gradient", "", 0, [&] {
+        // Rows split over the team (exp dominates); their losses summed in row order after.
+        double* losses = row_loss ? row_loss : ws.row_losses.data();
+#pragma omp parallel for schedule(static) if (n >= 32)
         for (int i = 0; i < n; ++i) {
             float* z = ws.logits.data() + size_t(i) * classes;
-            const double loss = softmax_row(z, classes, labels[i], batch_rows, z);
-            if (row_loss) row_loss[i] = loss;
-            else total += loss;
+            losses[i] = softmax_row(z, classes, labels[i], batch_rows, z);
         }
+        if (!row_loss)
+            for (int i = 0; i < n; ++i) total += losses[i];
         return 0;
     });
     // Backward: `upstream` is d loss / d (output of layer l), already through the activation.
@@ -184,11 +199,22 @@ double training_pass(const Mlp& net, Workspace& ws, int n, const uint8_t* labels
         const std::string name = ws.profile ? weight_name(l, L) : std::string();
         const double dense = double(n) * fan_in * fan_out;
         if (weight_grads) {
-            timed("non-zeros transposed for the gradient of", name, 0, [&] {
-                transpose(ws.nonzeros[l], ws.nonzeros_t);
-                return 0;
-            });
+            // A narrow gradient (w_o's 10 columns): the dense product over every row costs less than
+            // transposing the non-zeros, and gives the same bits while `upstream` is finite (a zero
+            // term then adds nothing: FMA(0, b, s) == s).
+            const auto finite = [](float v) { return std::isfinite(v); };
+            const bool narrow_dense =
+                fan_out <= kDenseGradientMaxCols && std::all_of(upstream, upstream + size_t(n) * fan_out, finite);
+            if (!narrow_dense)
+                timed("non-zeros transposed for the gradient of", name, 0, [&] {
+                    transpose(ws.nonzeros[l], ws.nonzeros_t);
+                    return 0;
+                });
             timed("gradient of", name, dense, [&] {
+                if (narrow_dense) {
+                    gemm(Trans::T, Trans::N, fan_in, fan_out, n, below, upstream, ws.grads[l].data());
+                    return int64_t(dense);
+                }
                 return gemm_sparse_or_dense(Trans::T, Trans::N, below, ws.nonzeros_t, fan_out, upstream,
                                             ws.grads[l].data());
             });

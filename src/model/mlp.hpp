@@ -58,6 +58,7 @@ struct Workspace {
     std::vector<Matrix> delta;     // same shapes as hidden: gradient of the loss w.r.t. them
     Matrix logits;                 // capacity x classes; after backward, d loss / d logits
     std::vector<uint8_t> labels;   // capacity: the labels of the batch in input (training)
+    std::vector<double> row_losses;  // capacity: each row's loss, before their sum (training)
     std::vector<Matrix> grads;     // same shapes as the weights
     std::vector<SparseRows> nonzeros;  // of the input and of each hidden output, by rows (forward)
     SparseRows nonzeros_t;         // the same transposed, for a weight gradient (backward)

@@ -21,8 +21,11 @@ using Entry = SparseRows::Entry;
 // Below this much work (multiply-adds) a product runs on one thread: waking the team costs more.
 constexpr int64_t kParallelWork = 1 << 16;
 
-// Output rows per task: a packed panel serves up to this many rows.
+// Output rows per chunk: a packed panel serves up to this many rows at a time.
 constexpr int kChunkRows = 128;
+// Tasks per thread a product aims at when a task may take several chunks of rows (enough for a
+// thread slowed by a neighbour to leave its share to the others).
+constexpr int kTasksPerThread = 8;
 // Floats of B in one k-chunk's panel: 48 KB, about an L1 data cache (only the panel rows a row of S
 // touches must stay there). docs/benchmarks.md has the sizes tried.
 constexpr int kPanelFloats = 12288;
@@ -280,50 +283,63 @@ void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, i
     }
 }
 
-// C = S * op(B) by tasks of (column block, chunk of rows), handed out one at a time (a thread
+// C = S * op(B) by tasks of (column block, chunks of rows), handed out one at a time (a thread
 // slowed by a neighbour on a shared machine does not hold up the product); which thread runs a
-// task never changes its result. The block
-// of op(B) comes from `packed` when given, else each task packs it, a k-chunk at a time, into a
-// panel on its stack.
+// task never changes its result. The block of op(B) comes from `packed` when given, else each task
+// packs it, a k-chunk at a time, into a panel on its stack. Where one panel holds a whole block
+// (k at most kPanelFloats / kBlockCols: the weight gradients, whose k is the batch's rows), a task
+// takes several chunks of rows and packs its block once for all of them, leaving about
+// kTasksPerThread tasks per thread.
 // Only rows [row_begin, row_end) of C are computed; with `go_on` their chains continue from the
 // partial sums C holds instead of starting from +0.
 void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, const PackedB* packed, float* C,
                        int row_begin, int row_end, bool go_on) {
     const int span = row_end - row_begin;
     const int blocks = (n + kBlockCols - 1) / kBlockCols, chunks = (span + kChunkRows - 1) / kChunkRows;
-    const int tasks = blocks * chunks;
+    if (blocks <= 0 || chunks <= 0) return;
     const int64_t work = span == S.rows ? S.nonzeros() * n : S.nonzeros() * n / std::max(1, S.rows) * span;
     const bool parallel = work > kParallelWork;
+    int per_task = 1;  // chunks of rows per task
+    if (!packed && S.cols <= kPanelFloats / kBlockCols) {
+        const int wanted = parallel ? kTasksPerThread * omp_get_max_threads() : 1;
+        per_task = chunks / std::min(chunks, (wanted + blocks - 1) / blocks);
+    }
+    const int groups = (chunks + per_task - 1) / per_task, tasks = blocks * groups;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (int t = 0; t < tasks; ++t) {
-        const int j0 = (t / chunks) * kBlockCols, w = std::min(kBlockCols, n - j0), ldp = padded_width(w);
-        const int r0 = row_begin + (t % chunks) * kChunkRows, rows = std::min(row_end - r0, kChunkRows);
+        const int j0 = (t / groups) * kBlockCols, w = std::min(kBlockCols, n - j0), ldp = padded_width(w);
+        const int chunk_begin = (t % groups) * per_task, chunk_end = std::min(chunks, chunk_begin + per_task);
         const BlockKernels kernels = block_kernels_for(w);
         const typename Vec::Mask tail = Vec::tail_mask(w);
         // k-chunks: rows k0..k0+kc of the block of op(B) stay in the L1 cache while every row of
-        // the task runs over them; a row's partial sums wait in C between chunks (its FMA chain
+        // the chunk runs over them; a row's partial sums wait in C between k-chunks (its FMA chain
         // goes on from them).
         const int kc = kPanelFloats / ldp;
         alignas(64) float panel[kPanelFloats];  // unused when packed
+        int panel_k0 = -1;                       // the k-chunk the panel holds
         const Entry* next[kChunkRows];
-        for (int r = 0; r < rows; ++r) next[r] = S.row(r0 + r);
-        for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
-            const int k1 = std::min(S.cols, k0 + kc);
-            const float* rows_of_b;  // row p of the block at rows_of_b + p * ldp, for p in [k0, k1)
-            if (packed) {
-                rows_of_b = packed->block(j0);
-            } else {
-                pack_panel(tb, B, S.cols, n, j0, w, k0, k1, ldp, panel);
-                rows_of_b = panel - size_t(k0) * ldp;
+        for (int chunk = chunk_begin; chunk < chunk_end; ++chunk) {
+            const int r0 = row_begin + chunk * kChunkRows, rows = std::min(row_end - r0, kChunkRows);
+            for (int r = 0; r < rows; ++r) next[r] = S.row(r0 + r);
+            for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
+                const int k1 = std::min(S.cols, k0 + kc);
+                const float* rows_of_b;  // row p of the block at rows_of_b + p * ldp, for p in [k0, k1)
+                if (packed) {
+                    rows_of_b = packed->block(j0);
+                } else {
+                    if (panel_k0 != k0) pack_panel(tb, B, S.cols, n, j0, w, k0, k1, ldp, panel);
+                    panel_k0 = k0;
+                    rows_of_b = panel - size_t(k0) * ldp;
+                }
+                const bool first = k0 == 0 && !go_on;
+                int r = 0;
+                if (kernels.four_rows)
+                    for (; r + 4 <= rows; r += 4)
+                        kernels.four_rows(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, first);
+                for (; r < rows; ++r)
+                    if (next[r]->index < k1 || first)  // a row with no entry in this k-chunk keeps its sums
+                        kernels.one_row(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, first);
             }
-            const bool first = k0 == 0 && !go_on;
-            int r = 0;
-            if (kernels.four_rows)
-                for (; r + 4 <= rows; r += 4)
-                    kernels.four_rows(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, first);
-            for (; r < rows; ++r)
-                if (next[r]->index < k1 || first)  // a row with no entry in this k-chunk keeps its sums
-                    kernels.one_row(next + r, k1, rows_of_b, ldp, C + size_t(r0 + r) * n + j0, n, tail, first);
         }
     }
 }
@@ -366,7 +382,6 @@ void compress(Trans ta, int m, int k, const float* A, SparseRows& S) {
         for (int i = i0; i < i0 + len; ++i) S.row(i)[count[i]] = kSentinel;
     }
 }
-
 
 int block_cols() { return kBlockCols; }
 

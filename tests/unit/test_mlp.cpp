@@ -176,6 +176,30 @@ TEST_CASE("mlp: an inference workspace holds no gradients and refuses a training
     CHECK_THROWS_AS(forward_backward(net, ws, 4, labels, DropoutSpec{}), std::logic_error);
 }
 
+TEST_CASE("mlp: with NaN logits, w_o's gradient stays +0 on a hidden unit off in every row, as skipping zeros gives",
+          "[mlp]") {
+    // w_o's gradient is a dense product when d loss / d logits is finite (a zero term adds nothing);
+    // a NaN there would turn 0 * NaN terms into NaN, so the product then skips zeros as before.
+    Mlp net = init_mlp({50, 40, 30, 10}, 3, 0.1f);
+    for (int p = 0; p < 40; ++p) net.weights[1](p, 3) = -std::abs(net.weights[1](p, 3));  // unit 3: never positive
+    net.weights[2](5, 0) = std::nanf("");
+    Matrix x(16, 50);
+    fill_normal(x.data(), size_t(x.size()), 1.0f, 4, 0);
+    x = x.cwiseAbs();
+    std::vector<uint8_t> y(16, 1);
+    Workspace ws = make_workspace(net, 16);
+    ws.input = x;
+    forward_backward(net, ws, 16, y.data(), DropoutSpec{1.0f, 1.0f, 1, 0});
+    const Matrix& g = ws.grads[2];
+    bool nan_elsewhere = false;
+    for (int j = 0; j < 10; ++j) {
+        CHECK(g(3, j) == 0.0f);
+        CHECK_FALSE(std::signbit(g(3, j)));
+        for (int p = 0; p < 30; ++p) nan_elsewhere = nan_elsewhere || std::isnan(g(p, j));
+    }
+    CHECK(nan_elsewhere);  // the NaN did reach the gradient
+}
+
 TEST_CASE("mlp: a batch cut into slices, gradients continued slice after slice, gives forward_backward's bits", "[mlp]") {
     // What data-parallel training computes on N processes (ranks.hpp), here on one: each slice's
     // rows alone, the sums over rows chained in row order.

@@ -210,6 +210,39 @@ TEST_CASE("sparse: products are bit-identical on 1, 2 and 3 threads", "[sparse]"
     CHECK(same_bits(out[0], out[2]));
 }
 
+TEST_CASE("sparse: a weight gradient's product (k = the batch's rows, rows of C in many chunks) equals the scalar "
+          "reference on 1, 2 and 3 threads", "[sparse]") {
+    // The shape of w_h's gradient: op(A) = X^T (784 x 128), B = the gradient below (128 x 625).
+    // One panel holds a block's whole B, so a task takes several chunks of rows; how many depends on
+    // the thread count, the bits must not.
+    const int m = 784, k = 128, n = 625;
+    const std::vector<float> A = sparse_matrix(k, m, 0.15, 12), B = dense_matrix(size_t(k) * n, 13);
+    SparseRows S;
+    compress(Trans::T, m, k, A.data(), S);
+    std::vector<float> ref(size_t(m) * n);
+    sparse_gemm_reference(S, Trans::N, n, B.data(), ref.data());
+    const int saved = omp_get_max_threads();
+    for (int threads : {1, 2, 3}) {
+        set_compute_threads(threads);
+        std::vector<float> C(size_t(m) * n, -1.0f);
+        sparse_gemm(S, Trans::N, n, B.data(), C.data());
+        INFO(threads << " threads");
+        CHECK(same_bits(C, ref));
+    }
+    set_compute_threads(saved);
+}
+
+TEST_CASE("sparse: a product with no rows, or no columns, writes nothing", "[sparse]") {
+    const std::vector<float> A = sparse_matrix(3, 100, 0.5, 14), B = dense_matrix(100 * 4, 15);
+    std::vector<float> C(12, -5.0f);
+    SparseRows none, some;
+    compress(Trans::N, 0, 100, A.data(), none);  // 0 x 100: k fits one panel
+    compress(Trans::N, 3, 100, A.data(), some);
+    sparse_gemm(none, Trans::N, 4, B.data(), C.data());
+    sparse_gemm(some, Trans::N, 0, B.data(), C.data());
+    CHECK(same_bits(C, std::vector<float>(12, -5.0f)));
+}
+
 TEST_CASE("sparse: transposing the non-zeros gives what compressing the transpose gives, on 1, 2 and 3 threads", "[sparse]") {
     const int m = 300, k = 130;  // enough non-zeros for the parallel path
     const std::vector<float> A = sparse_matrix(m, k, 0.3, 10);
