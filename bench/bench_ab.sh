@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A/B of two builds, part of a step by part: runs NEW_BUILD/bench_step and OLD_BUILD/bench_step
+# alternately, ROUNDS times each, and prints for every part of a step (and the products, the rest
+# and the whole step) the median ms/step of each build and the median over rounds of the ratio
+# new/old of the two runs of one round. These hosts' speed drifts by 2x within minutes, which hides
+# a 5% change in a whole step timed once; a ratio taken within one round, a few seconds apart, and
+# its median over rounds, does not. Parts that only one build has are listed with "-" for the other.
+#   usage: bench/bench_ab.sh NEW_BUILD OLD_BUILD [ROUNDS [THREADS [STEPS [DATA_DIR]]]]
+#   defaults: 10 rounds, 2 threads (0 = all cores), 300 steps, data/mnist
+set -euo pipefail
+if (($# < 2)); then
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+new=$1 old=$2 rounds=${3:-10} threads=${4:-2} steps=${5:-300} data=${6:-data/mnist}
+for b in "$new" "$old"; do
+  [[ -x "$b/bench_step" ]] || { echo "bench_ab: $b/bench_step: expected an executable, found none (build it first)" >&2; exit 1; }
+done
+[[ -d "$data" ]] || { echo "bench_ab: data directory '$data' does not exist (make data)" >&2; exit 1; }
+tsv=$(mktemp)
+trap 'rm -f "$tsv"' EXIT
+echo "bench_ab: $rounds rounds of '$new/bench_step $steps $threads $data' (new) and the same of $old (old), alternating; $(date -u +%Y-%m-%dT%H:%MZ)"
+for round in $(seq 1 "$rounds"); do
+  for side in new old; do
+    build=$new
+    [[ $side == old ]] && build=$old
+    # Lines of the part table: a name, then ms/step as the first number.
+    "$build/bench_step" "$steps" "$threads" "$data" | awk -v side="$side" -v round="$round" '
+      /^part of a step/ { table = 1; next }
+      /^bench_step:/ { next }
+      table && NF >= 2 {
+        for (f = 2; f <= NF; f++)
+          if ($f ~ /^[0-9]+\.[0-9]+$/) {
+            name = $1; for (g = 2; g < f; g++) name = name " " $g
+            print side "\t" round "\t" name "\t" $f; break
+          }
+      }' >>"$tsv"
+  done
+done
+# bench_step's table must have been read (a change of its format would otherwise print nothing).
+for side in new old; do
+  grep -q "^$side"$'\t'".*"$'\t'"whole step"$'\t' "$tsv" ||
+    { echo "bench_ab: no 'whole step' row read from the $side build's bench_step output (has its table changed?)" >&2; exit 1; }
+done
+python3 - "$tsv" <<'EOF'
+import collections, statistics, sys
+ms = collections.defaultdict(lambda: {"new": {}, "old": {}})
+order = []
+for line in open(sys.argv[1]):
+    side, rnd, name, value = line.rstrip("\n").split("\t")
+    if name not in order:
+        order.append(name)
+    ms[name][side][rnd] = float(value)
+print(f"{'part of a step':56s} {'new ms':>8s} {'old ms':>8s} {'new/old':>8s}")
+for name in order:
+    n, o = ms[name]["new"], ms[name]["old"]
+    med = lambda d: f"{statistics.median(d.values()):8.3f}" if d else f"{'-':>8s}"
+    ratios = [n[r] / o[r] for r in n if r in o and o[r] > 0]
+    ratio = f"{statistics.median(ratios):8.3f}" if ratios else f"{'-':>8s}"
+    print(f"{name:56s} {med(n)} {med(o)} {ratio}")
+EOF
