@@ -74,8 +74,12 @@ for _ in $(seq 100); do ls "$work/term"/model-*.safetensors > /dev/null 2>&1 && 
 kill -TERM $(pgrep -P $pid -x train) 2>/dev/null
 wait_mpirun $pid
 status=$?
-if [[ $status == 143 ]] && grep -q "stop requested" "$work/term.log" && [[ $(grep -c "stopped by signal 15" "$work/term.log") == 1 ]]; then
-  ok "SIGTERM to the ranks: rank 0 saved at the stop, mpirun exits 143"
+# The step the ranks stopped after must be on disk: saved for the stop, or, when the signal came
+# during an epoch's last step or its evaluation, by that epoch's own save (no second one).
+stopped_at=$(sed -n 's/.*stopped by signal 15 at global_step \([0-9]*\).*/\1/p' "$work/term.log")
+if [[ $status == 143 && $(grep -c "stopped by signal 15" "$work/term.log") == 1 &&
+      -n "$stopped_at" && -f "$work/term/model-$stopped_at.safetensors" ]]; then
+  ok "SIGTERM to the ranks: rank 0 saved model-$stopped_at at the stop, mpirun exits 143"
 else
   fail "SIGTERM to the ranks: status $status (wanted 143)" "$work/term.log"
 fi
