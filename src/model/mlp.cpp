@@ -161,9 +161,54 @@ double softmax_row(const float* z, int classes, uint8_t label, int divisor, floa
     return loss;
 }
 
+// Each row's softmax cross-entropy against its label into row_loss[0..n) (or a workspace buffer
+// when null), d loss / d logits (divided by batch_rows) over the logits in place; returns the
+// losses' sum in row order. Rows are split over the team (exp dominates).
+double loss_and_its_gradient(Workspace& ws, int n, int classes, const uint8_t* labels, int batch_rows,
+                             double* row_loss, Profiler& timed) {
+    double total = 0;
+    timed("softmax cross-entropy and its gradient", "", 0, [&] {
+        double* losses = row_loss ? row_loss : ws.row_losses.data();
+#pragma omp parallel for schedule(static) if (n >= 32)
+        for (int i = 0; i < n; ++i) {
+            float* z = ws.logits.data() + size_t(i) * classes;
+            losses[i] = softmax_row(z, classes, labels[i], batch_rows, z);
+        }
+        for (int i = 0; i < n; ++i) total += losses[i];
+        return 0;
+    });
+    return total;
+}
+
+// ws.grads[l] = below^T * upstream over the n rows (below: layer l's input, upstream: d loss / d
+// its output). A narrow gradient (w_o's 10 columns) is the dense product over every row, which
+// costs less than transposing the non-zeros and gives the same bits while `upstream` is finite (a
+// zero term then adds nothing: FMA(0, b, s) == s); the others skip the zero rows of `below`.
+void weight_gradient(const Mlp& net, Workspace& ws, size_t l, int n, const float* below, const float* upstream,
+                     Profiler& timed) {
+    const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
+    const std::string name = ws.profile ? weight_name(l, net.layers()) : std::string();
+    const double dense = double(n) * fan_in * fan_out;
+    const auto finite = [](float v) { return std::isfinite(v); };
+    const bool narrow_dense =
+        fan_out <= kDenseGradientMaxCols && std::all_of(upstream, upstream + size_t(n) * fan_out, finite);
+    if (!narrow_dense)
+        timed("non-zeros transposed for the gradient of", name, 0, [&] {
+            transpose(ws.nonzeros[l], ws.nonzeros_t);
+            return 0;
+        });
+    timed("gradient of", name, dense, [&] {
+        if (narrow_dense) {
+            gemm(Trans::T, Trans::N, fan_in, fan_out, n, below, upstream, ws.grads[l].data());
+            return int64_t(dense);
+        }
+        return gemm_sparse_or_dense(Trans::T, Trans::N, below, ws.nonzeros_t, fan_out, upstream, ws.grads[l].data());
+    });
+}
+
 // The training pass on the n rows in ws.input, rows d.first_row.. of a batch of batch_rows rows:
-// dropout, forward, each row's loss into row_loss[0..n) (when not null; else their sum in row
-// order is returned), d loss / d logits (divided by batch_rows), and backward through every
+// dropout, forward, each row's loss (into row_loss[0..n) when not null; their sum in row order is
+// returned), d loss / d logits (divided by batch_rows), and backward through every
 // layer. The weight gradients (sums over the rows) only when weight_grads is set.
 double training_pass(const Mlp& net, Workspace& ws, int n, const uint8_t* labels, const DropoutSpec& d,
                      int batch_rows, double* row_loss, bool weight_grads) {
@@ -177,20 +222,7 @@ double training_pass(const Mlp& net, Workspace& ws, int n, const uint8_t* labels
         return 0;
     });
     forward(net, ws, n, &d, nullptr, timed);
-    const int classes = net.sizes.back();
-    double total = 0;
-    timed("softmax cross-entropy and its gradient", "", 0, [&] {
-        // Rows split over the team (exp dominates); their losses summed in row order after.
-        double* losses = row_loss ? row_loss : ws.row_losses.data();
-#pragma omp parallel for schedule(static) if (n >= 32)
-        for (int i = 0; i < n; ++i) {
-            float* z = ws.logits.data() + size_t(i) * classes;
-            losses[i] = softmax_row(z, classes, labels[i], batch_rows, z);
-        }
-        if (!row_loss)
-            for (int i = 0; i < n; ++i) total += losses[i];
-        return 0;
-    });
+    const double total = loss_and_its_gradient(ws, n, net.sizes.back(), labels, batch_rows, row_loss, timed);
     // Backward: `upstream` is d loss / d (output of layer l), already through the activation.
     const float* upstream = ws.logits.data();
     for (size_t l = L; l-- > 0;) {
@@ -198,27 +230,7 @@ double training_pass(const Mlp& net, Workspace& ws, int n, const uint8_t* labels
         const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
         const std::string name = ws.profile ? weight_name(l, L) : std::string();
         const double dense = double(n) * fan_in * fan_out;
-        if (weight_grads) {
-            // A narrow gradient (w_o's 10 columns): the dense product over every row costs less than
-            // transposing the non-zeros, and gives the same bits while `upstream` is finite (a zero
-            // term then adds nothing: FMA(0, b, s) == s).
-            const auto finite = [](float v) { return std::isfinite(v); };
-            const bool narrow_dense =
-                fan_out <= kDenseGradientMaxCols && std::all_of(upstream, upstream + size_t(n) * fan_out, finite);
-            if (!narrow_dense)
-                timed("non-zeros transposed for the gradient of", name, 0, [&] {
-                    transpose(ws.nonzeros[l], ws.nonzeros_t);
-                    return 0;
-                });
-            timed("gradient of", name, dense, [&] {
-                if (narrow_dense) {
-                    gemm(Trans::T, Trans::N, fan_in, fan_out, n, below, upstream, ws.grads[l].data());
-                    return int64_t(dense);
-                }
-                return gemm_sparse_or_dense(Trans::T, Trans::N, below, ws.nonzeros_t, fan_out, upstream,
-                                            ws.grads[l].data());
-            });
-        }
+        if (weight_grads) weight_gradient(net, ws, l, n, below, upstream, timed);
         if (l == 0) break;
         float* dh = ws.delta[l - 1].data();
         if (l + 1 == L) {  // upstream is d loss / d logits: dense
