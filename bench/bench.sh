@@ -6,7 +6,8 @@
 # products ran on; this machine's FMA peak (bench/fma_peak.cpp: one core and all cores) and the
 # products' rate on the multiply-adds they do as a share of it; the per-part breakdown of a step in
 # ms and % (bench_step); the best product rate a tuned BLAS reaches on the same shapes; evaluation
-# time; checkpoint save/restore ms; time to the first step; peak memory.
+# time, and its floor: the multiply-adds its products do at the FMA peak; checkpoint save/restore
+# ms; time to the first step; peak memory.
 # The three trainers run in alternating rounds (ours, libtorch, PyTorch; ROUNDS times) and each
 # figure is the median over rounds, so a machine whose speed drifts during the benchmark (shared
 # hosts do) affects every side alike; each round's figures are printed too.
@@ -50,7 +51,8 @@ printf "training images/s      ours %8.0f   libtorch %8.0f   pytorch %8.0f   our
   "$ours" "$libtorch" "$theirs" "$(median < "$work/ratios_libtorch")" "$(median < "$work/ratios")" "$epochs" "$our_acc" "$libtorch_acc" "$peer_acc"
 echo "kernel path            $(grep -o 'product kernels: .*' "$work/train.log" | head -1 | sed 's/product kernels: //')"
 
-./build/bench_step 300 0 data/mnist > "$work/step.txt"
+last_ckpt=$(ls -t "$work"/ckpt/model-*.safetensors | head -1)
+./build/bench_step 300 0 data/mnist "$last_ckpt" > "$work/step.txt"
 products=$(sed -n 's/^bench_step: products \([0-9.]*\) GFLOPS counted as dense.*/\1/p' "$work/step.txt")
 done_gflops=$(sed -n 's/.*, \([0-9.]*\) GFLOPS of the multiply-adds done.*/\1/p' "$work/step.txt")
 done_rate=$(sed -n 's/.*, \([0-9.]*\) GFLOPS of the multiply-adds done (\([0-9]*\)%.*/\1 GFLOPS on the \2%/p' "$work/step.txt")
@@ -94,6 +96,11 @@ cat "$work"/peer.*.log | sed -n 's/.*eval_s \([0-9.]*\).*/\1/p' > "$work/peer_ev
 peer_eval=$(median < "$work/peer_eval_s")
 printf "evaluation             ours %.3f s for 10000 images (%.0f images/s; median of 3 runs of ./eval, each: %s)   pytorch %.3f s (median of its epochs)\n" \
   "$eval_s" "$(echo "10000 / $eval_s" | bc -l)" "$(tr '\n' ' ' < "$work/eval_s" | xargs printf '%.3f ')" "$peer_eval"
+# The evaluation's floor on this machine: the multiply-adds its products do (the trained model's
+# activations decide how many; zeros are skipped) at the all-core FMA peak, nothing else counted.
+eval_gmac=$(sed -n 's/^bench_step: evaluation of .* images: .* s (median of 5), \([0-9.]*\) G multiply-adds done.*/\1/p' "$work/step.txt")
+printf "evaluation vs the peak %.3f G multiply-adds done in its products: %.3f s at the all-core FMA peak (%.1f GFLOPS) with nothing else; ./eval's median ran them at %.0f%% of it\n" \
+  "$eval_gmac" "$(echo "2 * $eval_gmac / $peak_all" | bc -l)" "$peak_all" "$(echo "100 * 2 * $eval_gmac / $eval_s / $peak_all" | bc -l)"
 
 save_ms=$(sed -n 's/.*saved .*, \([0-9.]*\) ms of training time.*/\1/p' "$work/train.log" | median)
 durable_ms=$(sed -n 's/.*saved .*durable after \([0-9.]*\) ms).*/\1/p' "$work/train.log" | median)

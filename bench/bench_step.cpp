@@ -3,17 +3,23 @@
 // of forward_backward (products, ReLU and dropout, loss), of building the batch and of the RMSProp
 // update, and the GFLOPS of the products counted as dense (555.7 MFLOP per step, the figure a
 // dense BLAS would have to reach) and as the multiply-adds actually done; then the share of exact
-// zeros in the gradients and the update's time alone.
-//   usage: bench_step [STEPS [THREADS [DATA_DIR]]]     (defaults 300, all cores, data/mnist)
+// zeros in the gradients and the update's time alone. Given a checkpoint, also an evaluation of the
+// test set with its weights: its time and the multiply-adds its products do (a trained model's
+// activations decide them), which bench.sh sets against this machine's FMA peak.
+//   usage: bench_step [STEPS [THREADS [DATA_DIR [CHECKPOINT]]]]   (defaults 300, all cores, data/mnist)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "data_loader/mnist.hpp"
+#include "src/checkpoint/checkpoint_file.hpp"
+#include "src/model/evaluate.hpp"
 #include "src/numerics/kernel_path.hpp"
 #include "src/numerics/gemm.hpp"
 #include "src/model/mlp.hpp"
@@ -26,11 +32,46 @@ using Clock = std::chrono::steady_clock;
 namespace {
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-int run(int steps, int threads, const std::string& data_dir) {
+// An evaluation of `test` with a trained net: the multiply-adds its products do, counted on one
+// thread (the profile is one thread's), and its time on `threads`, median of 5.
+void profile_evaluation(const Mlp& net, const Dataset& test, int threads) {
+    EvalWorkspace ws = make_eval_workspace(net);
+    set_compute_threads(1);
+    StepProfile counted;
+    ws.per_thread[0].profile = &counted;
+    evaluate(net, test, ws);
+    ws.per_thread[0].profile = nullptr;
+    set_compute_threads(threads);
+    std::vector<double> seconds;
+    for (int r = 0; r < 5; ++r) {
+        const auto t = Clock::now();
+        evaluate(net, test, ws);
+        seconds.push_back(seconds_since(t));
+    }
+    std::sort(seconds.begin(), seconds.end());
+    double done = 0, dense = 0;
+    for (const StepProfile::Part& p : counted.parts) {
+        if (p.dense_multiply_adds <= 0) continue;
+        std::printf("bench_step: evaluation, %s: %.3f G multiply-adds done (density %.2f)\n", p.name.c_str(),
+                    p.multiply_adds / 1e9, p.multiply_adds / p.dense_multiply_adds);
+        done += p.multiply_adds, dense += p.dense_multiply_adds;
+    }
+    std::printf("bench_step: evaluation of %zu images: %.4f s (median of 5), %.3f G multiply-adds done "
+                "(%.0f%% of the dense count), %.1f GFLOPS on the terms done\n",
+                test.size(), seconds[2], done / 1e9, 100 * done / dense, 2 * done / seconds[2] / 1e9);
+}
+
+int run(int steps, int threads, const std::string& data_dir, const std::string& checkpoint) {
+    std::optional<TrainingState> trained;  // read first: a bad file is reported before the long part
+    if (!checkpoint.empty()) trained = read_checkpoint(checkpoint);
     set_compute_threads(threads);
     std::printf("bench_step: product kernels %s (MNIST_KERNEL=avx512|avx2|plain forces one)\n",
                 kernel_path_name(kernel_path()));
     const Mnist data = load_mnist(data_dir, 5000);
+    if (trained && size_t(trained->net.sizes.front()) != data.test.image_size())
+        throw std::runtime_error(checkpoint + ": the network takes " + std::to_string(trained->net.sizes.front()) +
+                                 " inputs but the test images in '" + data_dir + "' have " +
+                                 std::to_string(data.test.image_size()) + " pixels");
     const int B = 128;
     Mlp net = init_mlp({784, 625, 625, 10}, 1);
     RmsProp opt = make_rmsprop(net, {});
@@ -113,6 +154,7 @@ int run(int steps, int threads, const std::string& data_dir) {
     std::printf("bench_step: RMSProp update alone %.3f ms a call (%.2f ns an element, %d calls back to back), "
                 "%.3f ms inside a step\n",
                 1e3 * alone, 1e9 * alone / double(elements), calls, 1e3 * update / steps);
+    if (trained) profile_evaluation(trained->net, data.test, threads);
     return 0;
 }
 }  // namespace
@@ -120,7 +162,7 @@ int run(int steps, int threads, const std::string& data_dir) {
 int main(int argc, char** argv) {
     try {
         return run(argc > 1 ? std::atoi(argv[1]) : 300, argc > 2 ? std::atoi(argv[2]) : 0,
-                   argc > 3 ? argv[3] : "data/mnist");
+                   argc > 3 ? argv[3] : "data/mnist", argc > 4 ? argv[4] : "");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_step: %s\n", e.what());
         return 1;
