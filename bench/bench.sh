@@ -51,7 +51,7 @@ printf "training images/s      ours %8.0f   libtorch %8.0f   pytorch %8.0f   our
   "$ours" "$libtorch" "$theirs" "$(median < "$work/ratios_libtorch")" "$(median < "$work/ratios")" "$epochs" "$our_acc" "$libtorch_acc" "$peer_acc"
 echo "kernel path            $(grep -o 'product kernels: .*' "$work/train.log" | head -1 | sed 's/product kernels: //')"
 
-last_ckpt=$(ls -t "$work"/ckpt/model-*.safetensors | head -1)
+last_ckpt=$(ls -t "$work"/ckpt/model-*.safetensors | sed -n 1p)
 ./build/bench_step 300 0 data/mnist "$last_ckpt" > "$work/step.txt"
 products=$(sed -n 's/^bench_step: products \([0-9.]*\) GFLOPS counted as dense.*/\1/p' "$work/step.txt")
 done_gflops=$(sed -n 's/.*, \([0-9.]*\) GFLOPS of the multiply-adds done.*/\1/p' "$work/step.txt")

@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
 # A/B of two builds, part of a step by part: runs NEW_BUILD/bench_step and OLD_BUILD/bench_step
 # alternately, ROUNDS times each, and prints for every part of a step (and the products, the rest
-# and the whole step) the median ms/step of each build and the median over rounds of the ratio
-# new/old of the two runs of one round. These hosts' speed drifts by 2x within minutes, which hides
-# a 5% change in a whole step timed once; a ratio taken within one round, a few seconds apart, and
-# its median over rounds, does less. Odd rounds run new first and even rounds old first, and a
-# part's ratio is the median over pairs of rounds of the geometric mean of the pair's two ratios, so
-# any advantage of going first cancels (a single round gives its ratio as is). The whole step's
-# pair ratios are printed (their spread is the noise): in a noisy hour here an A/A run (one build on
-# both sides) gave 0.89 and 0.93 over 12 rounds and 0.97 over 30, so such an hour does not resolve a
-# 5% change; docs/benchmarks.md has a finer method (both variants in one process, alternating steps).
-# Parts that only one build has are listed with "-" for the other.
+# and the whole step) the median ms/step of each build and a ratio new/old taken within rounds.
+# These hosts' speed drifts by 2x within minutes, which hides a 5% change in a whole step timed
+# once; a ratio of two runs a few seconds apart hides less. Odd rounds run new first and even
+# rounds old first, and a part's ratio is the median over pairs of rounds of the geometric mean of
+# the pair's two ratios, so any advantage of going first cancels (a single round gives its ratio as
+# is). The whole step's pair ratios are printed (their spread is the noise): in a noisy hour here
+# an A/A run (one build on both sides) gave 0.89 and 0.93 over 12 rounds and 0.97 over 30, so such
+# an hour does not resolve a 5% change; docs/benchmarks.md has a finer method (both variants in one
+# process, alternating steps). Parts only one build has show "-" for the other.
 #   usage: bench/bench_ab.sh NEW_BUILD OLD_BUILD [ROUNDS [THREADS [STEPS [DATA_DIR]]]]
 #   defaults: 10 rounds, 2 threads (0 = all cores), 300 steps, data/mnist
 set -euo pipefail
 if (($# < 2)); then
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 new=$1 old=$2 rounds=${3:-10} threads=${4:-2} steps=${5:-300} data=${6:-data/mnist}
