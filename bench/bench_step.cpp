@@ -68,10 +68,11 @@ int run(int steps, int threads, const std::string& data_dir, const std::string& 
     std::printf("bench_step: product kernels %s (MNIST_KERNEL=avx512|avx2|plain forces one)\n",
                 kernel_path_name(kernel_path()));
     const Mnist data = load_mnist(data_dir, 5000);
-    if (trained && size_t(trained->net.sizes.front()) != data.test.image_size())
-        throw std::runtime_error(checkpoint + ": the network takes " + std::to_string(trained->net.sizes.front()) +
-                                 " inputs but the test images in '" + data_dir + "' have " +
-                                 std::to_string(data.test.image_size()) + " pixels");
+    if (trained) {
+        if (const std::string why = input_mismatch(trained->net, data.test, "the test images in '" + data_dir + "'");
+            !why.empty())
+            throw std::runtime_error(checkpoint + ": " + why);
+    }
     const int B = 128;
     Mlp net = init_mlp({784, 625, 625, 10}, 1);
     RmsProp opt = make_rmsprop(net, {});

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <stdexcept>
+#include <string>
 
 #include <omp.h>
 
@@ -22,8 +24,15 @@ EvalWorkspace make_eval_workspace(const Mlp& net) {
     return ws;
 }
 
+std::string input_mismatch(const Mlp& net, const Dataset& data, const std::string& images) {
+    if (size_t(net.sizes.front()) == data.image_size()) return "";
+    return "the network takes " + std::to_string(net.sizes.front()) + " inputs but " + images + " have " +
+           std::to_string(data.image_size()) + " pixels";
+}
+
 void evaluate_rows(const Mlp& net, const Dataset& data, size_t first, size_t count, EvalWorkspace& ws, double* losses,
                    uint8_t* predicted) {
+    if (const std::string why = input_mismatch(net, data, "the images"); !why.empty()) throw std::invalid_argument(why);
     const int classes = net.sizes.back();
     fit_team(net, ws);
     const std::vector<PackedB> packed = pack_weights(net);  // once, for every chunk

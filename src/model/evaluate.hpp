@@ -2,6 +2,7 @@
 // matrix, computed in chunks so memory stays small whatever the data set's size.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "data_loader/mnist.hpp"
@@ -33,7 +34,12 @@ struct EvalWorkspace {
 };
 EvalWorkspace make_eval_workspace(const Mlp& net);
 
-// requires: ws was made for net; labels below net's class count.
+// Why net cannot take data's images ("" when it can), for a caller's message: "the network takes
+// 784 inputs but <images> have 100 pixels", where `images` names them ("the test images").
+std::string input_mismatch(const Mlp& net, const Dataset& data, const std::string& images);
+
+// requires: ws was made for net; labels below net's class count. Throws std::invalid_argument
+// (input_mismatch's words) when net does not take data's images.
 // The result does not depend on the thread count (each row's logits are computed the same way in
 // any chunk, and the losses are summed in row order).
 EvalResult evaluate(const Mlp& net, const Dataset& data, EvalWorkspace& ws);

@@ -90,10 +90,8 @@ int main(int argc, char** argv) {
         const std::vector<std::string> names = class_names(o.class_names, o.data_dir);
         nlohmann::ordered_json all = nlohmann::ordered_json::array();
         for (const auto& [file, st] : chosen) {
-            if (size_t(st.net.sizes.front()) != test.image_size())
-                throw CheckpointError(file + ": the network takes " + std::to_string(st.net.sizes.front()) +
-                                      " inputs but the images in '" + o.data_dir + "' have " +
-                                      std::to_string(test.image_size()) + " pixels");
+            if (const std::string why = input_mismatch(st.net, test, "the images in '" + o.data_dir + "'"); !why.empty())
+                throw CheckpointError(file + ": " + why);
             EvalWorkspace ws = make_eval_workspace(st.net);
             const auto t0 = std::chrono::steady_clock::now();
             const EvalResult r = evaluate(st.net, test, ws);

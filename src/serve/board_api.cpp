@@ -152,9 +152,8 @@ ApiResponse BoardApi::eval(const std::string& name) {
         if (auto it = eval_cache_.find(crc); it != eval_cache_.end()) return ApiResponse{200, it->second};
         const auto st = load(path);
         const Dataset& test = test_set();
-        if (size_t(st->net.sizes.front()) != test.image_size())
-            throw RequestError(409, path + ": the network takes " + std::to_string(st->net.sizes.front()) +
-                                        " inputs but the test images have " + std::to_string(test.image_size()));
+        if (const std::string why = input_mismatch(st->net, test, "the test images"); !why.empty())
+            throw RequestError(409, path + ": " + why);
         EvalWorkspace ws = make_eval_workspace(st->net);
         const EvalResult r = evaluate(st->net, test, ws);
         nlohmann::json errors = nlohmann::json::array();

@@ -90,6 +90,8 @@ expect "resuming with other widths names the setting" 1 "hidden: checkpoint has 
 cp "$work/run/model-124.safetensors" "$work/trunc.safetensors"
 truncate -s 5000 "$work/trunc.safetensors"
 expect "eval names a truncated checkpoint" 1 "trunc.safetensors" -- "$bin/eval" --checkpoint "$work/trunc.safetensors" --data_dir "$work/data"
+"$bin/make_test_data" "$work/data10" 300 50 10
+expect "eval of images another size names the file and both sizes" 1 "model-124.safetensors: the network takes 196 inputs but the images in '$work/data10' have 100 pixels" -- "$bin/eval" --checkpoint "$work/run/model-124.safetensors" --data_dir "$work/data10"
 expect "ckpt verify fails on a truncated checkpoint" 1 "INVALID" -- "$bin/ckpt" verify "$work/trunc.safetensors"
 expect "ckpt verify passes a whole directory" 0 "valid (global_step 124)" -- "$bin/ckpt" verify "$work/run"
 expect "ckpt diff of a file with itself is identical" 0 "all tensors identical" -- "$bin/ckpt" diff "$work/run/model-124.safetensors" "$work/run/model-124.safetensors"

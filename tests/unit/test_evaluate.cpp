@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "src/model/evaluate.hpp"
 #include "src/numerics/gemm.hpp"
@@ -104,6 +105,16 @@ TEST_CASE("evaluate: a workspace made for a smaller team grows to the team it ru
     set_compute_threads(saved);
     CHECK(ws.per_thread.size() == 3);
     check_same(three, one);
+}
+
+TEST_CASE("evaluate: a network that takes another image size is refused, naming both sizes", "[evaluate]") {
+    const Mlp net = init_mlp({40, 30, 4}, 6, 0.3f);  // the data's images have 42 pixels
+    const Dataset data = small_dataset(10);
+    CHECK(input_mismatch(net, data, "the test images") == "the network takes 40 inputs but the test images have 42 pixels");
+    CHECK(input_mismatch(init_mlp({42, 30, 4}, 6, 0.3f), data, "the test images").empty());
+    EvalWorkspace ws = make_eval_workspace(net);
+    CHECK_THROWS_WITH(evaluate(net, data, ws), "the network takes 40 inputs but the images have 42 pixels");
+    CHECK_THROWS_AS(evaluate(net, data, ws), std::invalid_argument);
 }
 
 TEST_CASE("evaluate: an empty data set gives zero counts and no errors", "[evaluate]") {
