@@ -1,6 +1,7 @@
 // The element-wise kernels (elementwise.hpp), compiled once per kernel path like gemm_kernels.ipp
-// (see there). The vector paths compute eight Philox blocks in AVX2 registers and mask eight floats
-// at a time; the arithmetic per element is the plain loop's (a compare, one division).
+// (see there). The vector paths compute sixteen Philox blocks in AVX-512 registers (eight in AVX2)
+// and mask sixteen floats (eight) at a time; the arithmetic per element is the plain loop's (a
+// compare, one division), so every path gives the same bits.
 #include <omp.h>
 
 #include <algorithm>
@@ -20,52 +21,98 @@ namespace {
 // Below this many elements an element-wise pass runs on one thread: waking the team costs more.
 constexpr long kParallelMin = 1 << 15;
 
-#if MNIST_KERNEL_ISA >= 1
+// Groups of 32 elements masked at once: two with AVX-512 (sixteen Philox blocks in a register),
+// else one (eight blocks in AVX2 registers, or the plain loop).
+constexpr int kGroups = MNIST_KERNEL_ISA == 2 ? 2 : 1;
+constexpr int kBlocks = 8 * kGroups;  // Philox blocks of 4 words, one word per element
+
+#if MNIST_KERNEL_ISA == 2
+// GCC 12's AVX-512 shift and multiply intrinsics pass a deliberately undefined vector as the
+// unused merge operand, which -Wmaybe-uninitialized reports where they are inlined (GCC bug
+// 105593, fixed in GCC 13): silenced from here to the end of the file.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+using Words = __m512i;
+inline Words words_set1(uint32_t v) { return _mm512_set1_epi32(int(v)); }
+inline Words words_xor(Words a, Words b) { return _mm512_xor_si512(a, b); }
+// (hi, lo) 32-bit halves of the sixteen products x[l] * m.
+inline void mulhilo(Words x, Words m, Words& hi, Words& lo) {
+    const Words even = _mm512_mul_epu32(x, m);
+    const Words odd = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), m);
+    lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+inline Words lane_indices(uint32_t index) {
+    return _mm512_add_epi32(words_set1(index), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+inline void store_words(uint32_t* out, Words v) { _mm512_store_si512(out, v); }
+#elif MNIST_KERNEL_ISA == 1
+using Words = __m256i;
+inline Words words_set1(uint32_t v) { return _mm256_set1_epi32(int(v)); }
+inline Words words_xor(Words a, Words b) { return _mm256_xor_si256(a, b); }
 // (hi, lo) 32-bit halves of the eight products x[l] * m.
-inline void mulhilo8(__m256i x, __m256i m, __m256i& hi, __m256i& lo) {
-    const __m256i even = _mm256_mul_epu32(x, m);
-    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32), m);
+inline void mulhilo(Words x, Words m, Words& hi, Words& lo) {
+    const Words even = _mm256_mul_epu32(x, m);
+    const Words odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32), m);
     lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
     hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
 }
+inline Words lane_indices(uint32_t index) {
+    return _mm256_add_epi32(words_set1(index), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline void store_words(uint32_t* out, Words v) { _mm256_store_si256(reinterpret_cast<__m256i*>(out), v); }
 #endif
 
-// out[w][l] = word w of random_block(seed, stream, a, b, index + l), l < 8.
-inline void blocks8(uint64_t seed, Stream stream, uint32_t a, uint32_t b, uint32_t index, uint32_t out[4][8]) {
+// out[w][l] = word w of random_block(seed, stream, a, b, index + l), l < kBlocks.
+inline void random_words(uint64_t seed, Stream stream, uint32_t a, uint32_t b, uint32_t index,
+                         uint32_t out[4][kBlocks]) {
 #if MNIST_KERNEL_ISA >= 1
-    __m256i x0 = _mm256_add_epi32(_mm256_set1_epi32(int(index)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256i x1 = _mm256_set1_epi32(int(b)), x2 = _mm256_set1_epi32(int(a)), x3 = _mm256_set1_epi32(int(stream));
-    const __m256i m0 = _mm256_set1_epi32(int(0xD2511F53u)), m1 = _mm256_set1_epi32(int(0xCD9E8D57u));
+    Words x0 = lane_indices(index), x1 = words_set1(b), x2 = words_set1(a), x3 = words_set1(uint32_t(stream));
+    const Words m0 = words_set1(0xD2511F53u), m1 = words_set1(0xCD9E8D57u);
     uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
     for (int round = 0; round < 10; ++round) {
-        __m256i hi0, lo0, hi1, lo1;
-        mulhilo8(x0, m0, hi0, lo0);
-        mulhilo8(x2, m1, hi1, lo1);
-        x0 = _mm256_xor_si256(_mm256_xor_si256(hi1, x1), _mm256_set1_epi32(int(k0)));
+        Words hi0, lo0, hi1, lo1;
+        mulhilo(x0, m0, hi0, lo0);
+        mulhilo(x2, m1, hi1, lo1);
+        x0 = words_xor(words_xor(hi1, x1), words_set1(k0));
         x1 = lo1;
-        x2 = _mm256_xor_si256(_mm256_xor_si256(hi0, x3), _mm256_set1_epi32(int(k1)));
+        x2 = words_xor(words_xor(hi0, x3), words_set1(k1));
         x3 = lo0;
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[0]), x0);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[1]), x1);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[2]), x2);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[3]), x3);
+    store_words(out[0], x0);
+    store_words(out[1], x1);
+    store_words(out[2], x2);
+    store_words(out[3], x3);
 #else
-    for (uint32_t l = 0; l < 8; ++l) {
+    for (uint32_t l = 0; l < kBlocks; ++l) {
         const Philox4 r = philox4x32({index + l, b, a, uint32_t(stream)}, seed);
         for (int w = 0; w < 4; ++w) out[w][l] = r[w];
     }
 #endif
 }
 
-// The 32 elements of a whole group: x[0..32) masked by the words r.
-inline void mask_group(float* v, const uint32_t r[4][8], float keep, bool relu) {
-#if MNIST_KERNEL_ISA >= 1
+// Element e (< 32) of the h-th group of the words r is kept with the word r[e / 8][8 h + e % 8].
+inline uint32_t element_word(const uint32_t r[4][kBlocks], int h, size_t e) { return r[e / 8][8 * h + e % 8]; }
+
+// The 32 elements of the h-th whole group of the words r: v[0..32) masked.
+inline void mask_group(float* v, const uint32_t r[4][kBlocks], int h, float keep, bool relu) {
+#if MNIST_KERNEL_ISA == 2
+    const __m512 vkeep = _mm512_set1_ps(keep), scale = _mm512_set1_ps(1.0f / 16777216.0f);
+    for (int q = 0; q < 2; ++q) {  // elements 16 q ..: words 2 q and 2 q + 1, lanes 8 h ..
+        const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(r[2 * q] + 8 * h));
+        const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(r[2 * q + 1] + 8 * h));
+        const __m512i bits = _mm512_srli_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), 8);
+        __mmask16 kept = _mm512_cmp_ps_mask(_mm512_mul_ps(_mm512_cvtepi32_ps(bits), scale), vkeep, _CMP_LT_OQ);
+        const __m512 val = _mm512_loadu_ps(v + 16 * q);
+        if (relu) kept &= _mm512_cmp_ps_mask(val, _mm512_setzero_ps(), _CMP_GT_OQ);
+        _mm512_storeu_ps(v + 16 * q, _mm512_maskz_div_ps(kept, val, vkeep));
+    }
+#elif MNIST_KERNEL_ISA == 1
     const __m256 vkeep = _mm256_set1_ps(keep), scale = _mm256_set1_ps(1.0f / 16777216.0f);
     for (int w = 0; w < 4; ++w) {
-        const __m256i bits = _mm256_srli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(r[w])), 8);
+        const __m256i bits = _mm256_srli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(r[w] + 8 * h)), 8);
         __m256 mask = _mm256_cmp_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(bits), scale), vkeep, _CMP_LT_OQ);
         const __m256 val = _mm256_loadu_ps(v + 8 * w);
         if (relu) mask = _mm256_and_ps(mask, _mm256_cmp_ps(val, _mm256_setzero_ps(), _CMP_GT_OQ));
@@ -73,7 +120,7 @@ inline void mask_group(float* v, const uint32_t r[4][8], float keep, bool relu) 
     }
 #else
     for (int e = 0; e < 32; ++e) {
-        const bool kept = float(r[e / 8][e % 8] >> 8) * (1.0f / 16777216.0f) < keep;
+        const bool kept = float(element_word(r, h, size_t(e)) >> 8) * (1.0f / 16777216.0f) < keep;
         v[e] = (kept && (!relu || v[e] > 0.0f)) ? v[e] / keep : 0.0f;
     }
 #endif
@@ -85,20 +132,23 @@ void dropout_inplace(float* x, size_t count, size_t offset, float keep, bool rel
                      uint32_t b) {
     const size_t end = offset + count;
     const long g0 = long(offset / 32), groups = long((end + 31) / 32) - g0;
+    const long steps = (groups + kGroups - 1) / kGroups;
 #pragma omp parallel for schedule(static) if (groups > kParallelMin / 32)
-    for (long g = 0; g < groups; ++g) {
-        alignas(32) uint32_t r[4][8];
-        blocks8(seed, Stream::dropout, a, b, uint32_t((g0 + g) * 8), r);
-        const size_t base = size_t(g0 + g) * 32, lo = std::max(base, offset), hi = std::min(base + 32, end);
-        if (lo == base && hi == base + 32) {
-            mask_group(x + (base - offset), r, keep, relu);
-            continue;
-        }
-        for (size_t i = lo; i < hi; ++i) {  // a group cut by the slice's ends
-            const size_t e = i - base;
-            float& v = x[i - offset];
-            const bool kept = float(r[e / 8][e % 8] >> 8) * (1.0f / 16777216.0f) < keep;
-            v = (kept && (!relu || v > 0.0f)) ? v / keep : 0.0f;
+    for (long s = 0; s < steps; ++s) {
+        alignas(64) uint32_t r[4][kBlocks];
+        random_words(seed, Stream::dropout, a, b, uint32_t((g0 + s * kGroups) * 8), r);
+        for (int h = 0; h < kGroups && s * kGroups + h < groups; ++h) {
+            const size_t base = size_t(g0 + s * kGroups + h) * 32, lo = std::max(base, offset);
+            const size_t hi = std::min(base + 32, end);
+            if (lo == base && hi == base + 32) {
+                mask_group(x + (base - offset), r, h, keep, relu);
+                continue;
+            }
+            for (size_t i = lo; i < hi; ++i) {  // a group cut by the slice's ends
+                float& v = x[i - offset];
+                const bool kept = float(element_word(r, h, i - base) >> 8) * (1.0f / 16777216.0f) < keep;
+                v = (kept && (!relu || v > 0.0f)) ? v / keep : 0.0f;
+            }
         }
     }
 }
@@ -120,5 +170,9 @@ void through_activation(float* dh, const float* h, size_t count, float keep) {
 
 }  // namespace MNIST_KERNEL_NS
 }  // namespace mnist
+
+#if MNIST_KERNEL_ISA == 2
+#pragma GCC diagnostic pop
+#endif
 
 #include "src/numerics/kernel_target_end.ipp"

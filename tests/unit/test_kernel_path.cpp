@@ -134,6 +134,35 @@ TEST_CASE("kernel_path: sparse products, compression and the RMSProp update give
     }
 }
 
+TEST_CASE("kernel_path: a forward or backward product of one batch is split into as many column blocks as the "
+          "threads, or a multiple, and gives the plain FMA chain's bits on 1 to 4 threads and every path",
+          "[kernel_path]") {
+    // One chunk of rows (a batch of 128) and k past one panel: each task is a whole block of columns,
+    // and the blocks are rounded up to a multiple of the threads (on AVX-512, 625 columns are 5 blocks
+    // of 128 on one thread, 6 of 104-112 on two, 6 on three, 8 on four): uneven widths, same bits.
+    const int m = 128, k = 784;
+    const std::vector<float> A = values(size_t(m) * k, 0.15, 11);
+    for (int n : {10, 129, 200, 625}) {
+        const std::vector<float> B = values(size_t(k) * n, 1.0, 12);
+        for (Trans tb : {Trans::N, Trans::T}) {
+            const std::vector<float> expected = fma_chain(Trans::N, tb, m, n, k, A.data(), B.data());
+            for (KernelPath path : supported_paths()) {
+                OnPath on(path);
+                for (int threads : {1, 2, 3, 4}) {
+                    set_compute_threads(threads);
+                    SparseRows S;
+                    compress(Trans::N, m, k, A.data(), S);
+                    std::vector<float> C(size_t(m) * n, -1.0f);
+                    sparse_gemm(S, tb, n, B.data(), C.data());
+                    INFO(kernel_path_name(path) << ": n " << n << " tb " << int(tb) << ", " << threads << " threads");
+                    CHECK(same_bits(C, expected));
+                }
+            }
+        }
+    }
+    set_compute_threads(2);
+}
+
 TEST_CASE("kernel_path: dropout masks and the gradient through ReLU and dropout give the same bits on every path",
           "[kernel_path]") {
     set_compute_threads(2);
