@@ -4,7 +4,8 @@
 # (run_libtorch_peer.sh, a C++ user's first alternative) and PyTorch from Python (run_torch_peer.sh).
 # Prints training images/s (median of the epochs) and the ratio to each peer; the kernel path the
 # products ran on; this machine's FMA peak (bench/fma_peak.cpp: one core and all cores) and the
-# products' rate on the multiply-adds they do as a share of it; the per-part breakdown of a step in
+# products' rate on the multiply-adds they do as a share of it; the sparse kernel alone on one core
+# and the ceiling of its design (bench/sparse_kernel.cpp); the per-part breakdown of a step in
 # ms and % (bench_step); the best product rate a tuned BLAS reaches on the same shapes; evaluation
 # time, and its floor: the multiply-adds its products do at the FMA peak; checkpoint save/restore
 # ms; time to the first step; peak memory.
@@ -64,6 +65,12 @@ peak_all=$(sed -n 's/.*cores \([0-9.]*\) GFLOPS$/\1/p' "$work/peak.txt")
 printf "FMA peak               %s\n" "$(sed 's/^fma_peak: //' "$work/peak.txt")"
 printf "products vs the peak   %.1f GFLOPS on the multiply-adds done = %.0f%% of the all-core FMA peak (%.1f), %.0f%% of one core's (%.1f); the part of a step outside the products: %s%%\n" \
   "$done_gflops" "$(echo "100 * $done_gflops / $peak_all" | bc -l)" "$peak_all" "$(echo "100 * $done_gflops / $peak_one" | bc -l)" "$peak_one" "$rest"
+./build/sparse_kernel > "$work/kernel.txt"
+kernel_l1=$(sed -n 's/.*the kernel: B in L1 \([0-9.]*\),.*/\1/p' "$work/kernel.txt")
+kernel_bound=$(sed -n 's/.*one L1 load per FMA \([0-9.]*\) GFLOPS.*/\1/p' "$work/kernel.txt")
+kernel_wh=$(sed -n "s/.*w_h's shape \(.*\)$/\1/p" "$work/kernel.txt")
+printf "sparse kernel alone    one core: %.1f GFLOPS with B in L1 (%.0f%% of one core's FMA peak); w_h's shape %s; its inner loop with one L1 load per FMA and nothing else: %s GFLOPS (%.0f%% of the peak), the most a kernel that loads a B vector per term can do here\n" \
+  "$kernel_l1" "$(echo "100 * $kernel_l1 / $peak_one" | bc -l)" "$kernel_wh" "${kernel_bound:--}" "$(echo "100 * ${kernel_bound:-0} / $peak_one" | bc -l)"
 best=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$(nproc)" /usr/bin/python3 - <<'PY'
 import time, torch
 torch.set_num_threads(1)
