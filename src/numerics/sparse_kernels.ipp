@@ -310,7 +310,7 @@ struct ColumnBlocks {
 // and a panel holds only part of the block's k rows: the forward and backward products), the
 // blocks are as many as the threads or a multiple of them, so that each thread runs as many: 5
 // blocks of 128 columns on 2 threads kept one thread idle for a fifth of the product; 6 blocks of
-// 104-112 columns made the three largest products of a training step 6-14% faster
+// 104-112 columns made the three largest products of a training step 4-14% faster
 // (docs/benchmarks.md).
 // Only rows [row_begin, row_end) of C are computed; with `go_on` their chains continue from the
 // partial sums C holds instead of starting from +0.
@@ -324,7 +324,7 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
     const int threads = parallel ? omp_get_max_threads() : 1, fewest_blocks = (n + kBlockCols - 1) / kBlockCols;
     int per_task = 1;  // chunks of rows per task
     if (!packed && S.cols <= kPanelFloats / kBlockCols) {
-        const int wanted = kTasksPerThread * threads;
+        const int wanted = parallel ? kTasksPerThread * threads : 1;
         per_task = chunks / std::min(chunks, (wanted + fewest_blocks - 1) / fewest_blocks);
     }
     const int groups = (chunks + per_task - 1) / per_task;
