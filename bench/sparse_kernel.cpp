@@ -70,14 +70,12 @@ double rate(const std::function<void()>& product, double multiply_adds, double s
 }
 
 // One L1 load per FMA: `iters` rounds of 8 chains acc[v] += value * B[index][v] (v < 8 vectors),
-// (index, value) from a list of 4096 entries over 24 rows; returns a sum of the chains.
-struct Entry {
-    int32_t index;
-    float value;
-};
+// (index, value) from a list of 4096 entries (the kernel's own Entry) over 24 rows; returns a sum
+// of the chains. With kShare == 2 each loaded vector feeds two chains (16 chains, 8 loads a
+// round): the same loads with twice the FMAs, which shows whether the loads or the FMA units set
+// the pace.
+using Entry = SparseRows::Entry;
 constexpr int kRows = 24, kEntries = 4096;
-// With kShare == 2 each loaded vector feeds two chains (16 chains, 8 loads a round): the same
-// loads with twice the FMAs, which shows whether the loads or the FMA units set the pace.
 template <int kShare>
 __attribute__((target("avx512f"))) float loads_avx512(const float* B, const Entry* e, long iters) {
     __m512 acc[kShare][8];
@@ -172,7 +170,7 @@ int main(int argc, char** argv) {
         Case l1(128, 96, 128, 0.30), wh(128, 784, 625, 0.15);
         const double in_l1 = rate([&] { sparse_gemm(l1.S, l1.packed, l1.C.data()); }, l1.multiply_adds(), seconds);
         const double packing =
-            rate([&] { sparse_gemm(wh.S, Trans::N, 625, wh.B.data(), wh.C.data()); }, wh.multiply_adds(), seconds);
+            rate([&] { sparse_gemm(wh.S, Trans::N, wh.packed.cols(), wh.B.data(), wh.C.data()); }, wh.multiply_adds(), seconds);
         const double packed = rate([&] { sparse_gemm(wh.S, wh.packed, wh.C.data()); }, wh.multiply_adds(), seconds);
         const double one = load_bound(1, seconds), shared = load_bound(2, seconds);
         char loads[64] = "- GFLOPS";
