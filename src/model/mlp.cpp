@@ -65,10 +65,14 @@ constexpr int kDenseGradientMaxCols = 16;
 // Dropout stream position of layer `layer` at `step`; masks of different layers and steps never share counters.
 uint32_t mask_stream(uint64_t step, size_t layer) { return uint32_t(layer) | uint32_t(step >> 32) << 8; }
 
-// Dropout (and ReLU when relu is set) of `count` elements that are elements offset.. of the layer's
-// whole batch, the mask drawn for (seed, step, layer, offset + i): see elementwise.hpp.
-void dropout_layer(float* x, size_t count, size_t offset, float keep, bool relu, const DropoutSpec& d, size_t layer) {
-    dropout_inplace(x, count, offset, keep, relu, d.seed, uint32_t(d.step), mask_stream(d.step, layer));
+// Dropout (and ReLU when relu is set) on the `rows` rows of the layer's batch slice x (rows
+// d.first_row.. of the batch, `cols` wide), each element's mask drawn for (seed, step, layer, its
+// position in the batch) as elementwise.hpp says, and `nonzeros` = the result's non-zeros, listed
+// in the same pass (sparse.hpp).
+void dropout_and_list(float* x, int rows, int cols, float keep, bool relu, const DropoutSpec& d, size_t layer,
+                      SparseRows& nonzeros) {
+    dropout_compress(rows, cols, x, size_t(d.first_row) * cols, keep, relu, d.seed, uint32_t(d.step),
+                     mask_stream(d.step, layer), nonzeros);
 }
 
 // Times the parts of a step into ws.profile when it is set; otherwise only runs them.
@@ -101,11 +105,12 @@ private:
 };
 
 // The forward pass through every layer, writing hidden outputs and logits.
+// When input_listed, ws.nonzeros[0] already lists the non-zeros of ws.input.
 void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, const std::vector<PackedB>* packed,
-             Profiler& timed) {
+             Profiler& timed, bool input_listed = false) {
     const size_t L = net.layers();
     const float* in = ws.input.data();
-    bool compressed = false;  // ws.nonzeros[l] already lists the non-zeros of `in`
+    bool compressed = input_listed;  // ws.nonzeros[l] already lists the non-zeros of `in`
     for (size_t l = 0; l < L; ++l) {
         const int fan_in = net.sizes[l], fan_out = net.sizes[l + 1];
         const std::string name = ws.profile ? weight_name(l, L) : std::string();
@@ -121,11 +126,11 @@ void forward(const Mlp& net, Workspace& ws, int n, const DropoutSpec* d, const s
         });
         compressed = false;
         if (l + 1 < L && d && d->keep_hidden < 1.0f) {
-            timed("ReLU and dropout after", name, 0, [&] {
-                dropout_layer(out, size_t(n) * fan_out, size_t(d->first_row) * fan_out, d->keep_hidden, true, *d,
-                                l + 1);
+            timed("ReLU, dropout and the non-zeros after", name, 0, [&] {
+                dropout_and_list(out, n, fan_out, d->keep_hidden, true, *d, l + 1, ws.nonzeros[l + 1]);
                 return 0;
             });
+            compressed = true;
         } else if (l + 1 < L) {  // no dropout: ReLU and the next layer's non-zeros in one pass
             timed("ReLU and the non-zeros after", name, 0, [&] {
                 relu_compress(n, fan_out, out, ws.nonzeros[l + 1]);
@@ -215,13 +220,14 @@ double training_pass(const Mlp& net, Workspace& ws, int n, const uint8_t* labels
     const size_t L = net.layers();
     if (ws.grads.size() != L) throw std::logic_error("forward_backward needs a training workspace");
     Profiler timed(ws.profile);
-    timed("dropout on the input", "", 0, [&] {
+    timed("dropout on the input and its non-zeros", "", 0, [&] {
         if (d.keep_input < 1.0f)
-            dropout_layer(ws.input.data(), size_t(n) * net.sizes[0], size_t(d.first_row) * net.sizes[0],
-                            d.keep_input, false, d, 0);
+            dropout_and_list(ws.input.data(), n, net.sizes[0], d.keep_input, false, d, 0, ws.nonzeros[0]);
+        else
+            compress(Trans::N, n, net.sizes[0], ws.input.data(), ws.nonzeros[0]);
         return 0;
     });
-    forward(net, ws, n, &d, nullptr, timed);
+    forward(net, ws, n, &d, nullptr, timed, true);
     const double total = loss_and_its_gradient(ws, n, net.sizes.back(), labels, batch_rows, row_loss, timed);
     // Backward: `upstream` is d loss / d (output of layer l), already through the activation.
     const float* upstream = ws.logits.data();

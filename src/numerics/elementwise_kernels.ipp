@@ -126,15 +126,18 @@ inline void mask_group(float* v, const uint32_t r[4][kBlocks], int h, float keep
 #endif
 }
 
-}  // namespace
+// The groups of 32 elements a slice touches, and the steps dropout_steps takes through them.
+long dropout_groups(size_t count, size_t offset) { return long((offset + count + 31) / 32) - long(offset / 32); }
+long dropout_step_count(size_t count, size_t offset) { return (dropout_groups(count, offset) + kGroups - 1) / kGroups; }
 
-void dropout_inplace(float* x, size_t count, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a,
-                     uint32_t b) {
+// Steps [s_begin, s_end) of dropout_inplace's loop over the slice: each step draws the words of
+// kGroups groups of 32 elements at once and masks those groups (a group cut by the slice's ends
+// element by element).
+void dropout_steps(float* x, size_t count, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a, uint32_t b,
+                   long s_begin, long s_end) {
     const size_t end = offset + count;
-    const long g0 = long(offset / 32), groups = long((end + 31) / 32) - g0;
-    const long steps = (groups + kGroups - 1) / kGroups;
-#pragma omp parallel for schedule(static) if (groups > kParallelMin / 32)
-    for (long s = 0; s < steps; ++s) {
+    const long g0 = long(offset / 32), groups = dropout_groups(count, offset);
+    for (long s = s_begin; s < s_end; ++s) {
         alignas(64) uint32_t r[4][kBlocks];
         random_words(seed, Stream::dropout, a, b, uint32_t((g0 + s * kGroups) * 8), r);
         for (int h = 0; h < kGroups && s * kGroups + h < groups; ++h) {
@@ -151,6 +154,20 @@ void dropout_inplace(float* x, size_t count, size_t offset, float keep, bool rel
             }
         }
     }
+}
+
+}  // namespace
+
+void dropout_serial(float* x, size_t count, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a,
+                    uint32_t b) {
+    dropout_steps(x, count, offset, keep, relu, seed, a, b, 0, dropout_step_count(count, offset));
+}
+
+void dropout_inplace(float* x, size_t count, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a,
+                     uint32_t b) {
+    const long steps = dropout_step_count(count, offset);
+#pragma omp parallel for schedule(static) if (dropout_groups(count, offset) > kParallelMin / 32)
+    for (long s = 0; s < steps; ++s) dropout_steps(x, count, offset, keep, relu, seed, a, b, s, s + 1);
 }
 
 void through_activation(float* dh, const float* h, size_t count, float keep) {

@@ -23,6 +23,8 @@ constexpr SparseRows::Entry kSentinel = {std::numeric_limits<int32_t>::max(), 0.
     void gemm(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C);              \
     void compress(Trans ta, int m, int k, const float* A, SparseRows& S);                                      \
     void relu_compress(int m, int k, float* A, SparseRows& S);                                                 \
+    void dropout_compress(int m, int k, float* A, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a, \
+                          uint32_t b, SparseRows& S);                                                          \
     void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, const PackedB* packed,        \
                            float* C, int row_begin, int row_end, bool go_on);                                  \
     int block_cols();                                                                                          \
@@ -31,6 +33,8 @@ constexpr SparseRows::Entry kSentinel = {std::numeric_limits<int32_t>::max(), 0.
     void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, int k1, int ldp, float* panel); \
     void dropout_inplace(float* x, size_t count, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a,  \
                          uint32_t b);                                                                          \
+    void dropout_serial(float* x, size_t count, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a,   \
+                        uint32_t b);                                                                           \
     void through_activation(float* dh, const float* h, size_t count, float keep);                              \
     }
 

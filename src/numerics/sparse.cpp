@@ -59,6 +59,10 @@ void SparseRows::reshape(int r, int c) {
 }
 
 void relu_compress(int m, int k, float* A, SparseRows& S) { MNIST_KERNEL_CALL(relu_compress, m, k, A, S); }
+void dropout_compress(int m, int k, float* A, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a,
+                      uint32_t b, SparseRows& S) {
+    MNIST_KERNEL_CALL(dropout_compress, m, k, A, offset, keep, relu, seed, a, b, S);
+}
 
 void compress(Trans ta, int m, int k, const float* A, SparseRows& S) { MNIST_KERNEL_CALL(compress, ta, m, k, A, S); }
 

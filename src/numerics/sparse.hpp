@@ -43,6 +43,12 @@ void compress(Trans ta, int m, int k, const float* A, SparseRows& S);
 // S = compress(Trans::N, m, k, A) of the result, in one pass.
 void relu_compress(int m, int k, float* A, SparseRows& S);
 
+// dropout_inplace(A, m * k, offset, keep, relu, seed, a, b) (elementwise.hpp) on the m x k row-major
+// A, then S = compress(Trans::N, m, k, A) of the result, in one pass: rows a few at a time, each
+// listed while dropout has just left it in the cache. The same bits as the two calls.
+void dropout_compress(int m, int k, float* A, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a,
+                      uint32_t b, SparseRows& S);
+
 // T = the non-zeros of S's transpose (row p of T lists, in increasing r, the rows r of S holding
 // column p): what compress(Trans::T, ...) gives for the same matrix, in work proportional to the
 // non-zeros rather than to the whole matrix.
