@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "src/numerics/kernels.hpp"
 #include "src/numerics/rng.hpp"
@@ -130,6 +131,25 @@ inline void mask_group(float* v, const uint32_t r[4][kBlocks], int h, float keep
 long dropout_groups(size_t count, size_t offset) { return long((offset + count + 31) / 32) - long(offset / 32); }
 long dropout_step_count(size_t count, size_t offset) { return (dropout_groups(count, offset) + kGroups - 1) / kGroups; }
 
+// Whether step s of dropout_steps covers only whole groups of the slice x (elements offset..end
+// of the layer) holding +0 and nothing else. Dropout without ReLU leaves +0 as it is, kept or not
+// (a kept -0 stays -0, a dropped one becomes +0: not skipped), so such a step need not draw its
+// words: the input's blank borders, about 29% of the groups of an MNIST batch.
+bool plus_zeros_only(const float* x, size_t offset, size_t end, long g0, long groups, long s) {
+    uint32_t bits = 0;
+    for (int h = 0; h < kGroups && s * kGroups + h < groups; ++h) {
+        const size_t base = size_t(g0 + s * kGroups + h) * 32;
+        if (base < offset || base + 32 > end) return false;
+        const float* v = x + (base - offset);
+        for (int e = 0; e < 32; ++e) {
+            uint32_t u;
+            std::memcpy(&u, v + e, sizeof u);
+            bits |= u;
+        }
+    }
+    return bits == 0;
+}
+
 // Steps [s_begin, s_end) of dropout_inplace's loop over the slice: each step draws the words of
 // kGroups groups of 32 elements at once and masks those groups (a group cut by the slice's ends
 // element by element).
@@ -138,6 +158,7 @@ void dropout_steps(float* x, size_t count, size_t offset, float keep, bool relu,
     const size_t end = offset + count;
     const long g0 = long(offset / 32), groups = dropout_groups(count, offset);
     for (long s = s_begin; s < s_end; ++s) {
+        if (!relu && plus_zeros_only(x, offset, end, g0, groups, s)) continue;
         alignas(64) uint32_t r[4][kBlocks];
         random_words(seed, Stream::dropout, a, b, uint32_t((g0 + s * kGroups) * 8), r);
         for (int h = 0; h < kGroups && s * kGroups + h < groups; ++h) {
