@@ -7,8 +7,9 @@
 # Reports go to files (build-*/reports/), so that one from a program expected to fail (the CLI tests
 # check exit statuses) is not mistaken for that failure: the run fails when any report file exists.
 #   usage: tests/sanitize.sh [DATA_DIR=data/mnist]      prints what it ran and the reports found
-#   SANITIZE_E2E=short skips e2e_mnist.sh (3 real-MNIST epochs, twice, ~15 min under ASan on 2 cores);
-#   CI uses it, and keeps crash_test.sh (kills and resumes under ASan) and everything else.
+#   SANITIZE_E2E=short skips e2e_mnist.sh (3 real-MNIST epochs, killed and rerun, plus an
+#   uninterrupted run: 2m23s under ASan+UBSan on 2 cores of an AMD EPYC, library at -O1, 2026-12-07;
+#   CI runs it) and keeps crash_test.sh and everything else.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-data/mnist}
