@@ -330,8 +330,19 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
     const int groups = (chunks + per_task - 1) / per_task;
     const ColumnBlocks blocks(n, packed != nullptr, groups == 1 ? (fewest_blocks + threads - 1) / threads * threads : 0);
     const int tasks = blocks.count * groups;
+    // Which task the i-th hand-out runs. Tasks t and t + 1 of one chunk of rows (groups == 1) are
+    // neighbouring column blocks, and neighbours share a cache line of C in nearly every row (a
+    // block's edge falls inside a line: rows are n floats apart); two threads on neighbours at once
+    // pass those lines to and fro at every k-chunk (the 2-thread product ran 1.3x its 1-thread rate,
+    // and 1.8x with each thread on a contiguous half, docs/benchmarks.md). So where the blocks are a
+    // multiple of the threads, they go out as 0, b, 2b, ..., 1, b + 1, ... (b = blocks per thread):
+    // the threads start b blocks apart and stay apart while they keep about the same pace, and
+    // a thread slowed by a neighbour still leaves its share to the others.
+    const bool spread = groups == 1 && threads > 1 && blocks.count % threads == 0;
+    const int per_thread = blocks.count / threads;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int t = 0; t < tasks; ++t) {
+    for (int i = 0; i < tasks; ++i) {
+        const int t = spread ? (i % threads) * per_thread + i / threads : i;
         const int j0 = blocks.begin(t / groups), w = blocks.width(t / groups), ldp = padded_width(w);
         const int chunk_begin = (t % groups) * per_task, chunk_end = std::min(chunks, chunk_begin + per_task);
         const BlockKernels kernels = block_kernels_for(w);
