@@ -93,7 +93,7 @@ int run(int steps, int threads, const std::string& data_dir, const std::string& 
         const double tg = seconds_since(t);
         forward_backward(net, ws, B, labels.data(), DropoutSpec{0.8f, 0.5f, 1, uint64_t(step)});
         t = Clock::now();
-        rmsprop_step(opt, net, ws.grads);
+        rmsprop_step_deferring_momentum(opt, net, ws.grads);
         const double tu = seconds_since(t);
         if (s < 0) continue;
         gather += tg, update += tu;
@@ -148,7 +148,7 @@ int run(int steps, int threads, const std::string& data_dir, const std::string& 
     }
     const int calls = 200;
     const auto t = Clock::now();
-    for (int c = 0; c < calls; ++c) rmsprop_step(opt, net, ws.grads);
+    for (int c = 0; c < calls; ++c) rmsprop_step_deferring_momentum(opt, net, ws.grads);
     const double alone = seconds_since(t) / calls;
     long elements = 0;
     for (const Matrix& w : net.weights) elements += long(w.size());

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "src/checkpoint/durable_io.hpp"
@@ -114,6 +115,8 @@ std::vector<uint8_t> encode_checkpoint(const TrainingState& s, double now) {
 }
 
 TensorFile to_tensor_file(const TrainingState& s, double saved_at) {
+    if (s.opt.mom_deferred)
+        throw std::logic_error("to_tensor_file: the momentum slots are deferred (settle_momentum before a save)");
     TensorFile f;
     const size_t L = s.net.layers();
     for (size_t l = 0; l < L; ++l) {

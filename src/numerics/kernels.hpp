@@ -29,6 +29,11 @@ constexpr SparseRows::Entry kSentinel = {std::numeric_limits<int32_t>::max(), 0.
                            float* C, int row_begin, int row_end, bool go_on);                                  \
     int block_cols();                                                                                          \
     void rmsprop_update(const RmsPropScalars& s, float* var, float* ms, float* mom, const float* grad, long n); \
+    bool rmsprop_update_deferred(const RmsPropScalars& s, float* var, float* ms, uint8_t* sign, const float* grad, \
+                                 long n);                                                                      \
+    void rebuild_momentum(const RmsPropScalars& s, float* mom, const float* ms, const uint8_t* sign,            \
+                         const float* grad, long n);                                                           \
+    bool momentum_signs(const float* mom, uint8_t* sign, long n);                                              \
     int padded_width(int w);                                                                                   \
     void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, int k1, int ldp, float* panel); \
     void dropout_inplace(float* x, size_t count, size_t offset, float keep, bool relu, uint64_t seed, uint32_t a,  \

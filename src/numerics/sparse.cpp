@@ -45,6 +45,14 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
 void rmsprop_update(const RmsPropScalars& s, float* var, float* ms, float* mom, const float* grad, long n) {
     MNIST_KERNEL_CALL(rmsprop_update, s, var, ms, mom, grad, n);
 }
+bool rmsprop_update_deferred(const RmsPropScalars& s, float* var, float* ms, uint8_t* sign, const float* grad, long n) {
+    MNIST_KERNEL_CALL(rmsprop_update_deferred, s, var, ms, sign, grad, n);
+}
+void rebuild_momentum(const RmsPropScalars& s, float* mom, const float* ms, const uint8_t* sign, const float* grad,
+                     long n) {
+    MNIST_KERNEL_CALL(rebuild_momentum, s, mom, ms, sign, grad, n);
+}
+bool momentum_signs(const float* mom, uint8_t* sign, long n) { MNIST_KERNEL_CALL(momentum_signs, mom, sign, n); }
 
 int64_t SparseRows::nonzeros() const {
     return std::accumulate(count.begin(), count.begin() + rows, int64_t(0));

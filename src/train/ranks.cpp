@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "src/numerics/gemm.hpp"
@@ -22,6 +23,7 @@ public:
     double step(TrainingState& st, const Dataset& train, const uint32_t* rows) override {
         return train_step(st, train, rows, ws_);
     }
+    void settle(TrainingState& st) override { settle_momentum(st.opt, ws_.grads); }
     EvalResult evaluate(const Mlp& net, const Dataset& data) override { return mnist::evaluate(net, data, eval_ws_); }
     int agreed_stop(int local) override { return local; }
     std::vector<int64_t> bytes_per_step() override { return {0}; }
@@ -51,13 +53,14 @@ public:
         forward_backward_rows(st.net, ws_, n, ws_.labels.data(), dropout, batch, row_loss_.data());
         const double loss = chain_loss() / batch;
         chain_gradients(st.net);
-        rmsprop_step(st.opt, st.net, ws_.grads);
+        rmsprop_step_deferring_momentum(st.opt, st.net, ws_.grads);
         count_step(st, loss);
         step_bytes_ += comm_.bytes_sent() - sent_before;
         ++steps_;
         return loss;
     }
 
+    void settle(TrainingState& st) override { settle_momentum(st.opt, ws_.grads); }
     EvalResult evaluate(const Mlp& net, const Dataset& data) override;
     int agreed_stop(int local) override { return int(comm_.max(local)); }
     std::vector<int64_t> bytes_per_step() override { return comm_.gather_all(steps_ ? step_bytes_ / steps_ : 0); }
@@ -184,6 +187,7 @@ void check_ranks_agree(Comm& comm, const TrainConfig& c, const Mnist& data) {
 
 void share_state(Comm& comm, TrainingState& st) {
     if (comm.size() == 1) return;
+    if (st.opt.mom_deferred) throw std::logic_error("share_state: the momentum slots are deferred");
     const auto share = [&](Matrix& m) { comm.broadcast(0, m.data(), sizeof(float) * size_t(m.size())); };
     for (size_t l = 0; l < st.net.layers(); ++l) {
         share(st.net.weights[l]);

@@ -26,6 +26,9 @@ public:
     virtual ~Ranks() = default;
     // The training step on batch `rows` of train (every rank passes the same rows): as train_step.
     virtual double step(TrainingState& st, const Dataset& train, const uint32_t* rows) = 0;
+    // Brings st up to date for a save: the momentum slots the last step deferred (settle_momentum
+    // with that step's gradients). Call between steps.
+    virtual void settle(TrainingState& st) = 0;
     // evaluate(net, data), the rows shared among the ranks; the result is whole on rank 0 only.
     virtual EvalResult evaluate(const Mlp& net, const Dataset& data) = 0;
     // The stop signal every rank acts on after a step: the largest of the ranks' `local` ones (a

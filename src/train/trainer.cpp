@@ -90,7 +90,7 @@ double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows,
     const DropoutSpec dropout{float(st.config.keep_prob_input), float(st.config.keep_prob_hidden), st.config.seed,
                               uint64_t(st.global_step)};
     const double loss = forward_backward(st.net, ws, batch, ws.labels.data(), dropout);
-    rmsprop_step(st.opt, st.net, ws.grads);
+    rmsprop_step_deferring_momentum(st.opt, st.net, ws.grads);
     count_step(st, loss);
     return loss;
 }
@@ -128,23 +128,27 @@ TrainOutcome train(const TrainConfig& c, const Mnist& data, const std::atomic<in
         if (tuner) follow_team(*tuner, step_seconds, st.global_step, log);
         log.step(st, step_seconds);
 
-        if (st.at_epoch_end()) {
+        const bool epoch_end = st.at_epoch_end(), periodic = !epoch_end && saves.due(st);
+        if (epoch_end || periodic) ranks->settle(st);  // a save writes every slot
+        if (epoch_end) {
             log.save(saves.settle());  // a periodic save's record goes before this epoch's
             const EvalResult validation = ranks->evaluate(st.net, data.validation);
             const EvalResult test = ranks->evaluate(st.net, data.test);
             log.epoch_end(st, validation, test);
             log.save(saves.start(st, "end of epoch"));
             ++out.epochs_done;
-        } else if (saves.due(st)) {
+        } else if (periodic) {
             log.save(saves.start(st, "periodic"));
         }
         if (const int sig = ranks->agreed_stop(stop_signal.load())) {
             log.stop(sig, st.global_step);
+            ranks->settle(st);
             if (!st.at_epoch_end()) log.save(saves.start(st, "stop requested"), false);
             out.stopped_by_signal = sig;
             break;
         }
     }
+    ranks->settle(st);
     log.traffic(ranks->bytes_per_step());
     log.save(saves.settle_last(), false);
     land_last_save(saves, st, start_step, log, retries);

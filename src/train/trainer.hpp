@@ -27,6 +27,8 @@ struct TrainOutcome {
 
 // The training step: the batch of rows `rows` of `train` -> forward -> backward -> RMSProp. Adds the
 // batch's mean loss to st.epoch_loss_sum (restarted at an epoch's first step) and returns it.
+// The update defers the momentum slots (rmsprop_step_deferring_momentum): settle_momentum(st.opt,
+// ws.grads) before reading them (a save).
 // requires: ws is a training workspace for st.net with room for config.batch_size rows.
 double train_step(TrainingState& st, const Dataset& train, const uint32_t* rows, Workspace& ws);
 
