@@ -16,10 +16,11 @@ struct RmsPropScalars {
 void rmsprop_update(const RmsPropScalars& s, float* var, float* ms, float* mom, const float* grad, long n);
 
 // The momentum slot deferred, for momentum == +0: then mom = fma(mom, 0, x) with
-// x = (g * lr) / sqrt(ms + eps) is x itself for a finite mom, except that a zero x becomes -0 only
-// where x and mom are both negative zeros or mom is negative (+0 + -0 == +0). So the slot need not
-// be read or written in each update: one sign bit per element (sign[i / 8] bit i % 8, the sign bit
-// of element i's momentum) and the last gradient and ms give it back exactly.
+// x = (g * lr) / sqrt(ms + eps) is x itself for a finite mom, except where x compares equal to
+// zero: there it is -0 if x and the old mom both have their sign bit set, else +0 (mom * 0 is a
+// zero of mom's sign, and +0 + -0 == +0). So the slot need not be read or written in each update:
+// one sign bit per element (sign[i / 8] bit i % 8, the sign bit of element i's momentum), the last
+// gradient and ms give it back exactly.
 //
 // rmsprop_update with s.momentum == +0 for elements whose momentum is finite, without touching mom:
 // reads the old momentum's sign bits from `sign` (only where x is zero) and writes the new one's.
