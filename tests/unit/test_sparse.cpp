@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -210,6 +211,32 @@ TEST_CASE("sparse: products are bit-identical on 1, 2 and 3 threads", "[sparse]"
     CHECK(same_bits(out[0], out[2]));
 }
 
+namespace {
+// sparse_gemm(S, B) (B row-major, S.cols x n) on each of `thread_counts` threads, and with `packed`
+// also from B packed once, each checked bit for bit against the scalar reference.
+void check_on_threads_against_reference(const SparseRows& S, const std::vector<float>& B, int n,
+                                        std::initializer_list<int> thread_counts, bool packed) {
+    const size_t size = size_t(S.rows) * size_t(n);
+    std::vector<float> ref(size);
+    sparse_gemm_reference(S, Trans::N, n, B.data(), ref.data());
+    const int saved = omp_get_max_threads();
+    for (int threads : thread_counts) {
+        set_compute_threads(threads);
+        INFO(threads << " threads");
+        std::vector<float> C(size, -1.0f);
+        sparse_gemm(S, Trans::N, n, B.data(), C.data());
+        CHECK(same_bits(C, ref));
+        if (packed) {
+            std::vector<float> from_packed(size, -1.0f);
+            sparse_gemm(S, PackedB(Trans::N, S.cols, n, B.data()), from_packed.data());
+            CHECK(same_bits(from_packed, ref));
+        }
+    }
+    set_compute_threads(saved);
+}
+
+}  // namespace
+
 TEST_CASE("sparse: a weight gradient's product (k = the batch's rows, rows of C in many chunks) equals the scalar "
           "reference on 1, 2 and 3 threads", "[sparse]") {
     // The shape of w_h's gradient: op(A) = X^T (784 x 128), B = the gradient below (128 x 625).
@@ -219,17 +246,7 @@ TEST_CASE("sparse: a weight gradient's product (k = the batch's rows, rows of C 
     const std::vector<float> A = sparse_matrix(k, m, 0.15, 12), B = dense_matrix(size_t(k) * n, 13);
     SparseRows S;
     compress(Trans::T, m, k, A.data(), S);
-    std::vector<float> ref(size_t(m) * n);
-    sparse_gemm_reference(S, Trans::N, n, B.data(), ref.data());
-    const int saved = omp_get_max_threads();
-    for (int threads : {1, 2, 3}) {
-        set_compute_threads(threads);
-        std::vector<float> C(size_t(m) * n, -1.0f);
-        sparse_gemm(S, Trans::N, n, B.data(), C.data());
-        INFO(threads << " threads");
-        CHECK(same_bits(C, ref));
-    }
-    set_compute_threads(saved);
+    check_on_threads_against_reference(S, B, n, {1, 2, 3}, false);
 }
 
 TEST_CASE("sparse: a batch's forward product (one chunk of rows, column blocks handed out spread over the "
@@ -241,19 +258,7 @@ TEST_CASE("sparse: a batch's forward product (one chunk of rows, column blocks h
     const std::vector<float> A = sparse_matrix(m, k, 0.15, 14), B = dense_matrix(size_t(k) * n, 15);
     SparseRows S;
     compress(Trans::N, m, k, A.data(), S);
-    std::vector<float> ref(size_t(m) * n);
-    sparse_gemm_reference(S, Trans::N, n, B.data(), ref.data());
-    const int saved = omp_get_max_threads();
-    for (int threads : {1, 2, 3, 4}) {
-        set_compute_threads(threads);
-        std::vector<float> C(size_t(m) * n, -1.0f), from_packed(size_t(m) * n, -1.0f);
-        sparse_gemm(S, Trans::N, n, B.data(), C.data());
-        sparse_gemm(S, PackedB(Trans::N, k, n, B.data()), from_packed.data());
-        INFO(threads << " threads");
-        CHECK(same_bits(C, ref));
-        CHECK(same_bits(from_packed, ref));
-    }
-    set_compute_threads(saved);
+    check_on_threads_against_reference(S, B, n, {1, 2, 3, 4}, true);
 }
 
 TEST_CASE("sparse: a product with no rows, or no columns, writes nothing", "[sparse]") {
