@@ -19,8 +19,9 @@ namespace MNIST_KERNEL_NS {
 // The update's loops hand out pieces of this many 8-float groups (16 K elements, 64 KB of each
 // array) to whichever thread is free, not one half to each. With static halves, inside a training
 // step on 2 threads, the main thread spent about a fifth of the update waiting at its end for the
-// other (perf's samples of ./train); with pieces the update took 0.90-0.96 of its time and a step
-// 0.984-0.998 (docs/benchmarks.md). Which thread updates an element changes none of its bits.
+// other (perf's samples of ./train); with pieces the update took 0.90-1.00 of its time and a step
+// 0.984-1.003, median 0.991 (docs/benchmarks.md). Which thread updates an element changes none of
+// its bits.
 constexpr long kUpdatePiece = 2048;
 
 void rmsprop_update(const RmsPropScalars& s, float* var, float* ms, float* mom, const float* grad, long n) {
