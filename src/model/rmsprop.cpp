@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <omp.h>
+
 #include "src/numerics/update.hpp"
 
 namespace mnist {
@@ -36,7 +38,11 @@ void rmsprop_step(RmsProp& opt, Mlp& net, const std::vector<Matrix>& grads) {
 void rmsprop_step_deferring_momentum(RmsProp& opt, Mlp& net, const std::vector<Matrix>& grads) {
     // Only a momentum of +0 turns every finite momentum into a zero of its own sign.
     const bool zero = opt.config.momentum == 0.0f && !std::signbit(opt.config.momentum);
-    if (!zero) return rmsprop_step(opt, net, grads);
+    // On one thread the update is bound by its square roots and divisions, not by memory, and the
+    // sign bits cost more than the slot's traffic saves (docs/benchmarks.md): a team of one thread
+    // starts no deferral. Slots already deferred stay so until settled: their last gradient is
+    // overwritten by the step that computes the next one.
+    if (!zero || (!opt.mom_deferred && omp_get_max_threads() < 2)) return rmsprop_step(opt, net, grads);
     const size_t L = net.weights.size();
     if (!opt.mom_deferred) {
         // The slots hold the momentum: take their sign bits, and defer only if every one is finite

@@ -42,10 +42,12 @@ void rmsprop_step(RmsProp& opt, Mlp& net, const std::vector<Matrix>& grads);
 
 // rmsprop_step, but with momentum 0 the momentum slots are left out of date: the training loop's
 // update, which then reads and writes three arrays of a weight's size instead of four (a step
-// 0.962-0.982 of the time on 2 threads, docs/benchmarks.md), for the same bits
+// 0.962-0.982 of the time on 2 threads where memory bound the update; no difference where it did
+// not, docs/benchmarks.md), for the same bits
 // (src/numerics/update.hpp says why). Sets opt.mom_deferred; settle_momentum with the same grads,
-// unchanged, gives opt.mom its value. With any other momentum, or while a momentum is not finite
-// (inf or NaN, which must be read), it is rmsprop_step and writes the slots.
+// unchanged, gives opt.mom its value. With any other momentum, while a momentum is not finite (inf
+// or NaN, which must be read), or on a team of one thread with the slots up to date (there the
+// deferral is slower), it is rmsprop_step and writes the slots.
 void rmsprop_step_deferring_momentum(RmsProp& opt, Mlp& net, const std::vector<Matrix>& grads);
 
 // Writes opt.mom as rmsprop_step would have, when the last step deferred it; grads must be the

@@ -120,10 +120,24 @@ struct Case {
             }
     }
 };
+
+// The compute team's size for one scope (the update defers its momentum slot only on a team of two
+// or more threads).
+class Team {
+public:
+    explicit Team(int threads) : before_(omp_get_max_threads()) { set_compute_threads(threads); }
+    ~Team() { set_compute_threads(before_); }
+    Team(const Team&) = delete;
+    Team& operator=(const Team&) = delete;
+
+private:
+    int before_;
+};
 }  // namespace
 
 TEST_CASE("rmsprop: deferring the momentum slot gives every bit of the stored update, settled at any step, on "
           "every kernel path", "[rmsprop]") {
+    const Team two(2);
     for (KernelPath path : supported_kernel_paths()) {
         const KernelPath before = kernel_path();
         set_kernel_path(path);
@@ -152,8 +166,9 @@ TEST_CASE("rmsprop: deferring the momentum slot gives every bit of the stored up
 TEST_CASE("rmsprop: an update gives the same bits on 1 to 4 threads, its pieces handed to any of them",
           "[rmsprop]") {
     // Case's first layer, 60000 weights, is 3.7 of the update's pieces (16 K elements): threads take
-    // whole pieces and the last, short one in whatever order they come free.
-    const int team = omp_get_max_threads();
+    // whole pieces and the last, short one in whatever order they come free. (On one thread the
+    // deferring run stores its slots too: a team of one defers nothing.)
+    const Team restored(omp_get_max_threads());
     for (KernelPath path : supported_kernel_paths()) {
         const KernelPath before = kernel_path();
         set_kernel_path(path);
@@ -183,11 +198,11 @@ TEST_CASE("rmsprop: an update gives the same bits on 1 to 4 threads, its pieces 
         }
         set_kernel_path(before);
     }
-    set_compute_threads(team);
 }
 
 TEST_CASE("rmsprop: a momentum that is not finite is stored, and read by the next update, as without deferral",
           "[rmsprop]") {
+    const Team two(2);
     for (const bool inf_at_start : {false, true}) {
         INFO((inf_at_start ? "an inf momentum to begin with" : "a NaN gradient at step 3"));
         Mlp stored_net = Case(0).net, deferred_net = stored_net;
@@ -220,8 +235,31 @@ TEST_CASE("rmsprop: with a momentum other than 0 nothing is deferred", "[rmsprop
     CHECK(differing(deferred_net, deferred, stored_net, stored) == 0);
 }
 
+TEST_CASE("rmsprop: a team of one thread starts no deferral, and slots deferred on two stay deferred until "
+          "settled", "[rmsprop]") {
+    const Team restored(omp_get_max_threads());
+    Mlp stored_net = Case(0).net, deferred_net = stored_net;
+    RmsProp stored = make_rmsprop(stored_net, {}), deferred = make_rmsprop(deferred_net, {});
+    // Threads at each step, and whether the slots are deferred after it: settled after step 4.
+    const int threads[6] = {1, 2, 1, 1, 1, 2};
+    const bool deferred_after[6] = {false, true, true, true, false, true};
+    for (int step = 1; step <= 6; ++step) {
+        const Case c(step);
+        set_compute_threads(threads[step - 1]);
+        rmsprop_step(stored, stored_net, c.grads);
+        rmsprop_step_deferring_momentum(deferred, deferred_net, c.grads);
+        INFO("step " << step << " on " << threads[step - 1] << " thread(s)");
+        CHECK(deferred.mom_deferred == deferred_after[step - 1]);
+        if (step == 4) settle_momentum(deferred, c.grads);
+        if (!deferred.mom_deferred) CHECK(differing(deferred_net, deferred, stored_net, stored) == 0);
+    }
+    settle_momentum(deferred, Case(6).grads);
+    CHECK(differing(deferred_net, deferred, stored_net, stored) == 0);
+}
+
 TEST_CASE("rmsprop: a deferred momentum slot is never read: a stored step or a checkpoint of it is refused",
           "[rmsprop]") {
+    const Team two(2);
     TrainingState st;
     st.net = Case(0).net;
     st.opt = make_rmsprop(st.net, {});
