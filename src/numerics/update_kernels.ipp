@@ -101,7 +101,7 @@ bool rmsprop_update_deferred(const RmsPropScalars& s, float* var, float* ms, uin
     }
 #endif
     // One element at a time: every group on the plain path, a last group of fewer than 8 on the others.
-#pragma omp parallel for schedule(static) reduction(&& : finite) if (groups - scalar_from > (1 << 12))
+#pragma omp parallel for schedule(dynamic, kUpdatePiece) reduction(&& : finite) if (groups - scalar_from > (1 << 12))
     for (long b = scalar_from; b < groups; ++b) {
         const long i0 = 8 * b;
         unsigned bits = 0;
