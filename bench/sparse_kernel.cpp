@@ -81,10 +81,12 @@ __attribute__((target("avx512f"))) float loads_avx512(const float* B, const Entr
     __m512 acc[kShare][8];
     for (auto& chains : acc)
         for (__m512& a : chains) a = _mm512_setzero_ps();
+    int next = e[0].index;  // read one entry ahead, as the kernel does
     for (long i = 0; i < iters; ++i) {
         const Entry& en = e[i & (kEntries - 1)];
-        const float* row = B + size_t(en.index) * 128;
+        const float* row = B + size_t(next) * 128;
         const __m512 x = _mm512_set1_ps(en.value);
+        next = e[(i + 1) & (kEntries - 1)].index;
 #pragma GCC unroll 8
         for (int v = 0; v < 8; ++v) {
             __m512 b = _mm512_load_ps(row + 16 * v);
@@ -107,10 +109,12 @@ __attribute__((target("avx2,fma"))) float loads_avx2(const float* B, const Entry
     __m256 acc[kShare][8];
     for (auto& chains : acc)
         for (__m256& a : chains) a = _mm256_setzero_ps();
+    int next = e[0].index;  // read one entry ahead, as the kernel does
     for (long i = 0; i < iters; ++i) {
         const Entry& en = e[i & (kEntries - 1)];
-        const float* row = B + size_t(en.index) * 64;
+        const float* row = B + size_t(next) * 64;
         const __m256 x = _mm256_set1_ps(en.value);
+        next = e[(i + 1) & (kEntries - 1)].index;
 #pragma GCC unroll 8
         for (int v = 0; v < 8; ++v) {
             __m256 b = _mm256_load_ps(row + 8 * v);
