@@ -159,7 +159,7 @@ namespace {
 // advance together while every one has an entry before k_end, then each finishes alone. Each
 // row's chain is the same in any R (same terms, same order, same bits).
 template <int R, int NV, bool TAIL>
-void block_rows(const Entry** e, int k_end, const float* B, float* c, int ldc, typename Vec::Mask tail_mask, bool first) {
+inline __attribute__((always_inline)) void block_rows(const Entry** e, int k_end, const float* B, float* c, int ldc, typename Vec::Mask tail_mask, bool first) {
     constexpr int V = NV + (TAIL ? 1 : 0), L = Vec::lanes, ldb = V * L;
     static_assert(R == 1 || V <= 2, "several rows at a time only for narrow blocks");
     typename Vec::V acc[R][V];
@@ -202,33 +202,45 @@ void block_rows(const Entry** e, int k_end, const float* B, float* c, int ldc, t
     }
 }
 
-using BlockRows = void (*)(const Entry**, int, const float*, float*, int, typename Vec::Mask, bool);
-
-template <int NV>
-constexpr BlockRows pick(bool tail) {
-    return tail ? block_rows<1, NV, true> : block_rows<1, NV, false>;
+// Every row of a chunk (e[0..rows), c's rows ldc apart) over one k-chunk of a block `w` = NV
+// vectors (+ a partial one when TAIL) wide, in one call: where the block is 1 or 2 vectors wide,
+// four rows at a time in lockstep (4-8 chains; forward through w_o, 10 columns, in an evaluation:
+// ~1.7x faster than a row at a time, and than 8 rows, whose shortest row ends the lockstep sooner),
+// the rest one at a time (wider blocks have 3-8 chains a row). A row with no entry before k_end
+// keeps its sums (unless `first`: then it is set to +0). Each row's first column is read while the
+// row before runs, as block_rows reads its entries ahead. With the loop over rows here rather than
+// in the caller (one call a k-chunk, not one a row), a training step ran 2.6-3.1% faster in 5 runs
+// of 6 (the weight gradients 4-11%; docs/benchmarks.md).
+template <int NV, bool TAIL>
+void chunk_rows(const Entry** e, int rows, int k_end, const float* B, float* c, int ldc, typename Vec::Mask tail_mask,
+                bool first) {
+    int r = 0;
+    if constexpr (NV + (TAIL ? 1 : 0) <= 2)
+        for (; r + 4 <= rows; r += 4) block_rows<4, NV, TAIL>(e + r, k_end, B, c + size_t(r) * ldc, ldc, tail_mask, first);
+    if (r == rows) return;
+    int col = e[r]->index;  // the first column of row r
+    for (; r < rows; ++r) {
+        const int this_col = col;
+        col = e[r + 1 < rows ? r + 1 : r]->index;
+        if (this_col < k_end || first) block_rows<1, NV, TAIL>(e + r, k_end, B, c + size_t(r) * ldc, ldc, tail_mask, first);
+    }
 }
 
-// The kernels for a block `w` columns wide (1 <= w <= kBlockCols): one row at a time, and where a
-// block is 1 or 2 vectors wide four rows at a time (4-8 chains; forward through w_o, 10 columns,
-// in an evaluation: ~1.7x faster than a row at a time, and than 8 rows, whose shortest row ends
-// the lockstep sooner). Wider blocks have 3-8 chains per row.
-struct BlockKernels {
-    BlockRows one_row = nullptr;
-    BlockRows four_rows = nullptr;  // null for wider blocks
-};
-BlockKernels block_kernels_for(int w) {
-    static const BlockRows table[9][2] = {
+using ChunkRows = void (*)(const Entry**, int, int, const float*, float*, int, typename Vec::Mask, bool);
+
+template <int NV>
+constexpr ChunkRows pick(bool tail) {
+    return tail ? chunk_rows<NV, true> : chunk_rows<NV, false>;
+}
+
+// The kernel for a block `w` columns wide (1 <= w <= kBlockCols).
+ChunkRows chunk_kernel_for(int w) {
+    static const ChunkRows table[9][2] = {
         {nullptr, pick<0>(true)}, {pick<1>(false), pick<1>(true)}, {pick<2>(false), pick<2>(true)},
         {pick<3>(false), pick<3>(true)}, {pick<4>(false), pick<4>(true)}, {pick<5>(false), pick<5>(true)},
         {pick<6>(false), pick<6>(true)}, {pick<7>(false), pick<7>(true)}, {pick<8>(false), nullptr}};
     constexpr int L = Vec::lanes;
-    BlockKernels k{table[w / L][w % L != 0]};
-    if (w < L) k.four_rows = block_rows<4, 0, true>;
-    else if (w == L) k.four_rows = block_rows<4, 1, false>;
-    else if (w < 2 * L) k.four_rows = block_rows<4, 1, true>;
-    else if (w == 2 * L) k.four_rows = block_rows<4, 2, false>;
-    return k;
+    return table[w / L][w % L != 0];
 }
 
 #if MNIST_KERNEL_ISA >= 1
@@ -351,7 +363,7 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
         const int t = spread ? (i % threads) * per_thread + i / threads : i;
         const int j0 = blocks.begin(t / groups), w = blocks.width(t / groups), ldp = padded_width(w);
         const int chunk_begin = (t % groups) * per_task, chunk_end = std::min(chunks, chunk_begin + per_task);
-        const BlockKernels kernels = block_kernels_for(w);
+        const ChunkRows kernel = chunk_kernel_for(w);
         const typename Vec::Mask tail = Vec::tail_mask(w);
         // k-chunks: rows k0..k0+kc of the block of op(B) stay in the L1 cache while every row of
         // the chunk runs over them; a row's partial sums wait in C between k-chunks (its FMA chain
@@ -373,14 +385,7 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
                     panel_k0 = k0;
                     rows_of_b = panel - size_t(k0) * ldp;
                 }
-                const bool first = k0 == 0 && !go_on;
-                int r = 0;
-                if (kernels.four_rows)
-                    for (; r + 4 <= rows; r += 4)
-                        kernels.four_rows(next + r, k1, rows_of_b, C + size_t(r0 + r) * n + j0, n, tail, first);
-                for (; r < rows; ++r)
-                    if (next[r]->index < k1 || first)  // a row with no entry in this k-chunk keeps its sums
-                        kernels.one_row(next + r, k1, rows_of_b, C + size_t(r0 + r) * n + j0, n, tail, first);
+                kernel(next, rows, k1, rows_of_b, C + size_t(r0) * n + j0, n, tail, k0 == 0 && !go_on);
             }
         }
     }
