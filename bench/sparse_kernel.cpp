@@ -71,9 +71,9 @@ double rate(const std::function<void()>& product, double multiply_adds, double s
 
 // One L1 load per FMA: `iters` rounds of 8 chains acc[v] += value * B[index][v] (v < 8 vectors),
 // (index, value) from a list of 4096 entries (the kernel's own Entry) over 24 rows; returns a sum
-// of the chains. With kShare == 2 each loaded vector feeds two chains (16 chains, 8 loads a
-// round): the same loads with twice the FMAs, which shows whether the loads or the FMA units set
-// the pace.
+// of the chains. With kShare == 2 each loaded vector feeds two chains (AVX-512: 16 chains, 8 loads
+// a round, the same loads with twice the FMAs; AVX2: 8 chains, 4 loads a round, half the loads for
+// the same FMAs), which shows whether the loads or the FMA units set the pace.
 using Entry = SparseRows::Entry;
 constexpr int kRows = 24, kEntries = 4096;
 template <int kShare>
@@ -104,11 +104,15 @@ __attribute__((target("avx512f"))) float loads_avx512(const float* B, const Entr
         }
     return sum;
 }
+// AVX2 has 16 vector registers: 16 chains, a loaded vector and the broadcast value would not fit
+// (spilled to the stack, the loop measured 57% of the peak on Zen 3 whatever the loads). So here
+// the chains stay 8 and each round loads 8 / kShare vectors of the row, each feeding kShare chains.
 template <int kShare>
 __attribute__((target("avx2,fma"))) float loads_avx2(const float* B, const Entry* e, long iters) {
-    __m256 acc[kShare][8];
-    for (auto& chains : acc)
-        for (__m256& a : chains) a = _mm256_setzero_ps();
+    constexpr int kLoads = 8 / kShare;
+    __m256 acc[kShare][kLoads];
+    for (int s = 0; s < kShare; ++s)  // chains that start apart (the compiler would merge equal ones)
+        for (__m256& a : acc[s]) a = _mm256_set1_ps(float(s));
     int next = e[0].index;  // read one entry ahead, as the kernel does
     for (long i = 0; i < iters; ++i) {
         const Entry& en = e[i & (kEntries - 1)];
@@ -116,7 +120,7 @@ __attribute__((target("avx2,fma"))) float loads_avx2(const float* B, const Entry
         const __m256 x = _mm256_set1_ps(en.value);
         next = e[(i + 1) & (kEntries - 1)].index;
 #pragma GCC unroll 8
-        for (int v = 0; v < 8; ++v) {
+        for (int v = 0; v < kLoads; ++v) {
             __m256 b = _mm256_load_ps(row + 8 * v);
             if (kShare > 1) asm("" : "+v"(b));
 #pragma GCC unroll 2
@@ -151,7 +155,8 @@ double load_bound(int share, double seconds) {
         else
             sink = share == 1 ? loads_avx2<1>(B.data(), e.data(), iters) : loads_avx2<2>(B.data(), e.data(), iters);
     };
-    return rate(run, double(iters) * 8 * lanes * share, seconds);
+    const int fmas = path == KernelPath::avx512 ? 8 * share : 8;  // vector FMAs a round (see loads_avx2)
+    return rate(run, double(iters) * fmas * lanes, seconds);
 }
 
 struct Case {
