@@ -159,7 +159,8 @@ namespace {
 // advance together while every one has an entry before k_end, then each finishes alone. Each
 // row's chain is the same in any R (same terms, same order, same bits).
 template <int R, int NV, bool TAIL>
-inline __attribute__((always_inline)) void block_rows(const Entry** e, int k_end, const float* B, float* c, int ldc, typename Vec::Mask tail_mask, bool first) {
+inline __attribute__((always_inline)) void block_rows(const Entry** e, int k_end, const float* B, float* c, int ldc,
+                                                      typename Vec::Mask tail_mask, bool first) {
     constexpr int V = NV + (TAIL ? 1 : 0), L = Vec::lanes, ldb = V * L;
     static_assert(R == 1 || V <= 2, "several rows at a time only for narrow blocks");
     typename Vec::V acc[R][V];
@@ -216,13 +217,15 @@ void chunk_rows(const Entry** e, int rows, int k_end, const float* B, float* c, 
                 bool first) {
     int r = 0;
     if constexpr (NV + (TAIL ? 1 : 0) <= 2)
-        for (; r + 4 <= rows; r += 4) block_rows<4, NV, TAIL>(e + r, k_end, B, c + size_t(r) * ldc, ldc, tail_mask, first);
+        for (; r + 4 <= rows; r += 4)
+            block_rows<4, NV, TAIL>(e + r, k_end, B, c + size_t(r) * ldc, ldc, tail_mask, first);
     if (r == rows) return;
     int col = e[r]->index;  // the first column of row r
     for (; r < rows; ++r) {
         const int this_col = col;
         col = e[r + 1 < rows ? r + 1 : r]->index;
-        if (this_col < k_end || first) block_rows<1, NV, TAIL>(e + r, k_end, B, c + size_t(r) * ldc, ldc, tail_mask, first);
+        if (this_col < k_end || first)
+            block_rows<1, NV, TAIL>(e + r, k_end, B, c + size_t(r) * ldc, ldc, tail_mask, first);
     }
 }
 
