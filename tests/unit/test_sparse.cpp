@@ -274,7 +274,15 @@ TEST_CASE("sparse: a product with no rows, or no columns, writes nothing", "[spa
 
 TEST_CASE("sparse: transposing the non-zeros gives what compressing the transpose gives, on 1, 2 and 3 threads", "[sparse]") {
     const int m = 300, k = 130;  // enough non-zeros for the parallel path
-    const std::vector<float> A = sparse_matrix(m, k, 0.3, 10);
+    std::vector<float> A = sparse_matrix(m, k, 0.3, 10);
+    // Rows whose walk ends at once (each thread reads a row's columns up to its sentinel): an empty
+    // row, rows with entries only in the first or only in the last columns, and a full row.
+    for (int p = 0; p < k; ++p) {
+        A[size_t(7) * k + p] = 0.0f;
+        A[size_t(11) * k + p] = p < 3 ? 1.5f : 0.0f;
+        A[size_t(13) * k + p] = p >= k - 3 ? -2.5f : 0.0f;
+        A[size_t(17) * k + p] = 0.25f + float(p);
+    }
     SparseRows rows, by_compress;
     compress(Trans::N, m, k, A.data(), rows);
     compress(Trans::T, k, m, A.data(), by_compress);
