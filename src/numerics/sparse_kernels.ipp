@@ -338,11 +338,19 @@ struct ColumnBlocks {
 void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, const PackedB* packed, float* C,
                        int row_begin, int row_end, bool go_on) {
     const int span = row_end - row_begin;
-    const int chunks = (span + kChunkRows - 1) / kChunkRows;
-    if (n <= 0 || chunks <= 0) return;
+    if (n <= 0 || span <= 0) return;
     const int64_t work = span == S.rows ? S.nonzeros() * n : S.nonzeros() * n / std::max(1, S.rows) * span;
     const bool parallel = work > kParallelWork;
     const int threads = parallel ? omp_get_max_threads() : 1, fewest_blocks = (n + kBlockCols - 1) / kBlockCols;
+    // A product at most two vectors wide (forward through w_o, 10 columns) is shared out by rows,
+    // about an equal share of them per thread in a multiple of the four rows block_rows takes at
+    // once: cut into one-vector blocks, each thread did as many FMAs as one thread on the whole
+    // width (a vector per entry either way), and the forward product with w_o took as long on 2
+    // threads as on 1; shared by rows it takes 0.61-0.70 of its time (docs/benchmarks.md).
+    int chunk_size = kChunkRows;
+    if (threads > 1 && n <= 2 * Vec::lanes)
+        chunk_size = std::min(kChunkRows, ((span + threads - 1) / threads + 3) / 4 * 4);
+    const int chunks = (span + chunk_size - 1) / chunk_size;
     int per_task = 1;  // chunks of rows per task
     if (!packed && S.cols <= kPanelFloats / kBlockCols) {
         const int wanted = parallel ? kTasksPerThread * threads : 1;
@@ -371,12 +379,16 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
         // k-chunks: rows k0..k0+kc of the block of op(B) stay in the L1 cache while every row of
         // the chunk runs over them; a row's partial sums wait in C between k-chunks (its FMA chain
         // goes on from them).
-        const int kc = kPanelFloats / ldp;
+        // The k-chunks are of equal size (within one row) rather than full panels and a remainder:
+        // each k-chunk loads and stores every row's sums once, and a last k-chunk of a few rows
+        // (784 = 4 x 192 + 16 for w_h, 625 = 3 x 192 + 49 for w_h2) did so for a few entries.
+        const int most = kPanelFloats / ldp, k_chunks = (S.cols + most - 1) / most;
+        const int kc = std::max(1, (S.cols + k_chunks - 1) / std::max(1, k_chunks));
         alignas(64) float panel[kPanelFloats];  // unused when packed
         int panel_k0 = -1;                       // the k-chunk the panel holds
         const Entry* next[kChunkRows];
         for (int chunk = chunk_begin; chunk < chunk_end; ++chunk) {
-            const int r0 = row_begin + chunk * kChunkRows, rows = std::min(row_end - r0, kChunkRows);
+            const int r0 = row_begin + chunk * chunk_size, rows = std::min(row_end - r0, chunk_size);
             for (int r = 0; r < rows; ++r) next[r] = S.row(r0 + r);
             for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
                 const int k1 = std::min(S.cols, k0 + kc);

@@ -1,6 +1,7 @@
 // Products that skip the zero terms of their left operand: the same bits as gemm, on any thread count.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <omp.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <limits>
 #include <numeric>
 #include <stdexcept>
+#include <utility>
 
 #include "src/numerics/gemm.hpp"
 #include "src/numerics/rng.hpp"
@@ -259,6 +261,71 @@ TEST_CASE("sparse: a batch's forward product (one chunk of rows, column blocks h
     SparseRows S;
     compress(Trans::N, m, k, A.data(), S);
     check_on_threads_against_reference(S, B, n, {1, 2, 3, 4}, true);
+}
+
+TEST_CASE("sparse: a product at most two vectors wide, its rows shared out among the threads, equals the scalar "
+          "reference on 1 to 4 threads, B packed or not", "[sparse]") {
+    // The shape of the forward product with w_o (h2 * w_o, 10 columns) and of its neighbours in
+    // width; 258 rows cut into shares of a multiple of 4 rows leave each thread a short last share.
+    const int m = 258, k = 625;
+    const std::vector<float> A = sparse_matrix(m, k, 0.31, 18);
+    SparseRows S;
+    compress(Trans::N, m, k, A.data(), S);
+    for (int n : {2, 7, 8, 10, 16, 17, 32}) {
+        INFO("n " << n);
+        check_on_threads_against_reference(S, dense_matrix(size_t(k) * n, 19), n, {1, 2, 3, 4}, true);
+    }
+}
+
+TEST_CASE("sparse: a narrow product continued from partial sums, its rows shared out among the threads, equals the "
+          "whole product on 1, 2 and 3 threads", "[sparse]") {
+    // The gradient of w_o in data-parallel training: 10 columns, k (batch rows) cut in two parts,
+    // the second continuing the first's sums, over ranges of output rows that start mid-matrix.
+    const int m = 625, n = 10, k = 128;
+    const std::vector<float> A = sparse_matrix(k, m, 0.31, 20);  // stored k x m: op(A) = A^T
+    const std::vector<float> B = dense_matrix(size_t(k) * n, 21);
+    SparseRows whole;
+    compress(Trans::T, m, k, A.data(), whole);
+    std::vector<float> expected(size_t(m) * n);
+    sparse_gemm_reference(whole, Trans::N, n, B.data(), expected.data());
+    SparseRows first, second;
+    compress(Trans::T, m, 50, A.data(), first);
+    compress(Trans::T, m, k - 50, A.data() + size_t(50) * m, second);
+    const int saved = omp_get_max_threads();
+    for (int threads : {1, 2, 3}) {
+        set_compute_threads(threads);
+        std::vector<float> C(size_t(m) * n, 0.0f);
+        for (const auto& [part, k0] : {std::pair<const SparseRows*, int>{&first, 0}, {&second, 50}})
+            for (int r0 : {0, 301}) sparse_gemm_go_on(*part, r0, r0 == 0 ? 301 : m, Trans::N, n,
+                                                       B.data() + size_t(k0) * n, C.data());
+        INFO(threads << " threads");
+        CHECK(same_bits(C, expected));
+    }
+    set_compute_threads(saved);
+}
+
+TEST_CASE("sparse: a product from every entry listed equals gemm bit for bit, zeros meeting an inf or a NaN in B "
+          "included", "[sparse]") {
+    // The backward product through w_o: d loss / d logits (128 x 10, every entry listed) times
+    // w_o^T; and the same with op(A) transposed and B as stored. Zeros of A (+0 and -0) meet an inf
+    // and a NaN of B: gemm gives NaN there, and so must the product from the list.
+    const int m = 128, n = 625, k = 10;
+    for (Trans ta : {Trans::N, Trans::T})
+        for (Trans tb : {Trans::N, Trans::T}) {
+            const std::vector<float> A = sparse_matrix(ta == Trans::N ? m : k, ta == Trans::N ? k : m, 0.5, 22);
+            std::vector<float> B = dense_matrix(size_t(k) * n, 23);
+            B[3] = std::numeric_limits<float>::infinity();
+            B[size_t(7) * n / 2 + 1] = std::numeric_limits<float>::quiet_NaN();
+            SparseRows all;
+            list_all(ta, m, k, A.data(), all);
+            REQUIRE(all.nonzeros() == int64_t(m) * k);
+            std::vector<float> from_list(size_t(m) * n, -1.0f), dense(size_t(m) * n, -2.0f);
+            sparse_gemm(all, tb, n, B.data(), from_list.data());
+            gemm(ta, tb, m, n, k, A.data(), B.data(), dense.data());
+            INFO((ta == Trans::T ? "A transposed" : "A as stored") << ", " << (tb == Trans::T ? "B transposed" : "B as stored"));
+            CHECK(std::count_if(dense.begin(), dense.end(), [](float v) { return std::isnan(v); }) > 0);
+            CHECK(same_bits(from_list, dense));
+        }
 }
 
 TEST_CASE("sparse: a product with no rows, or no columns, writes nothing", "[sparse]") {
