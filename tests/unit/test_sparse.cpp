@@ -277,33 +277,6 @@ TEST_CASE("sparse: a product at most two vectors wide, its rows shared out among
     }
 }
 
-TEST_CASE("sparse: a narrow product continued from partial sums, its rows shared out among the threads, equals the "
-          "whole product on 1, 2 and 3 threads", "[sparse]") {
-    // The gradient of w_o in data-parallel training: 10 columns, k (batch rows) cut in two parts,
-    // the second continuing the first's sums, over ranges of output rows that start mid-matrix.
-    const int m = 625, n = 10, k = 128;
-    const std::vector<float> A = sparse_matrix(k, m, 0.31, 20);  // stored k x m: op(A) = A^T
-    const std::vector<float> B = dense_matrix(size_t(k) * n, 21);
-    SparseRows whole;
-    compress(Trans::T, m, k, A.data(), whole);
-    std::vector<float> expected(size_t(m) * n);
-    sparse_gemm_reference(whole, Trans::N, n, B.data(), expected.data());
-    SparseRows first, second;
-    compress(Trans::T, m, 50, A.data(), first);
-    compress(Trans::T, m, k - 50, A.data() + size_t(50) * m, second);
-    const int saved = omp_get_max_threads();
-    for (int threads : {1, 2, 3}) {
-        set_compute_threads(threads);
-        std::vector<float> C(size_t(m) * n, 0.0f);
-        for (const auto& [part, k0] : {std::pair<const SparseRows*, int>{&first, 0}, {&second, 50}})
-            for (int r0 : {0, 301}) sparse_gemm_go_on(*part, r0, r0 == 0 ? 301 : m, Trans::N, n,
-                                                       B.data() + size_t(k0) * n, C.data());
-        INFO(threads << " threads");
-        CHECK(same_bits(C, expected));
-    }
-    set_compute_threads(saved);
-}
-
 TEST_CASE("sparse: a product from every entry listed equals gemm bit for bit, zeros meeting an inf or a NaN in B "
           "included", "[sparse]") {
     // The backward product through w_o: d loss / d logits (128 x 10, every entry listed) times
@@ -399,28 +372,49 @@ TEST_CASE("sparse: ReLU with compress in one pass equals ReLU and then compress,
     }
 }
 
-TEST_CASE("sparse: a product continued over consecutive parts of k, block of rows by block, equals the whole product", "[sparse]") {
-    // The weight gradient of data-parallel training: op(A)'s columns (batch rows) cut among
-    // processes, each continuing the partial sums of the one before, a block of output rows at a time.
-    const int m = 70, n = 37, k = 23;
-    const std::vector<float> A = sparse_matrix(k, m, 0.3, 5);  // stored k x m: op(A) = A^T
-    const std::vector<float> B = dense_matrix(size_t(k) * n, 6);
+namespace {
+// The weight gradient of data-parallel training: op(A) (m x k, stored k x m) cut into `parts`
+// consecutive parts of k (batch rows held by processes), each continuing the partial sums of the
+// one before, `row_block` output rows at a time, on each of `thread_counts` threads: bit for bit the
+// scalar reference of the whole product.
+void check_continued_product(int m, int n, int k, std::initializer_list<int> part_counts, int row_block,
+                             std::initializer_list<int> thread_counts, uint32_t layer) {
+    const std::vector<float> A = sparse_matrix(k, m, 0.3, layer);
+    const std::vector<float> B = dense_matrix(size_t(k) * n, layer + 1);
     SparseRows whole;
     compress(Trans::T, m, k, A.data(), whole);
     std::vector<float> expected(size_t(m) * n);
-    sparse_gemm(whole, Trans::N, n, B.data(), expected.data());
-    for (int parts : {1, 2, 3, 5, 23}) {
-        std::vector<float> C(size_t(m) * n, 0.0f);
-        for (int p = 0; p < parts; ++p) {
-            const int k0 = k * p / parts, k1 = k * (p + 1) / parts;
-            SparseRows part;
-            compress(Trans::T, m, k1 - k0, A.data() + size_t(k0) * m, part);
-            for (int r0 = 0; r0 < m; r0 += 16) sparse_gemm_go_on(part, r0, std::min(m, r0 + 16), Trans::N, n,
-                                                                 B.data() + size_t(k0) * n, C.data());
+    sparse_gemm_reference(whole, Trans::N, n, B.data(), expected.data());
+    const int saved = omp_get_max_threads();
+    for (int threads : thread_counts)
+        for (int parts : part_counts) {
+            set_compute_threads(threads);
+            std::vector<float> C(size_t(m) * n, 0.0f);
+            for (int p = 0; p < parts; ++p) {
+                const int k0 = k * p / parts, k1 = k * (p + 1) / parts;
+                SparseRows part;
+                compress(Trans::T, m, k1 - k0, A.data() + size_t(k0) * m, part);
+                for (int r0 = 0; r0 < m; r0 += row_block)
+                    sparse_gemm_go_on(part, r0, std::min(m, r0 + row_block), Trans::N, n, B.data() + size_t(k0) * n,
+                                      C.data());
+            }
+            INFO(m << " x " << n << ", " << parts << " parts, " << threads << " threads");
+            CHECK(same_bits(C, expected));
         }
-        INFO(parts << " parts");
-        CHECK(same_bits(C, expected));
-    }
+    set_compute_threads(saved);
+}
+}  // namespace
+
+TEST_CASE("sparse: a product continued over consecutive parts of k, block of rows by block, equals the whole product "
+          "on 1, 2 and 3 threads", "[sparse]") {
+    check_continued_product(70, 37, 23, {1, 2, 3, 5, 23}, 16, {1, 2, 3}, 5);
+    // w_o's gradient: 10 columns, enough work for the team, whose threads share out the rows of
+    // each range (ranges starting mid-matrix, shares of a multiple of 4 rows and a short last one).
+    check_continued_product(625, 10, 128, {1, 2, 3}, 301, {1, 2, 3}, 20);
+    const int m = 70, n = 37, k = 23;
+    const std::vector<float> A = sparse_matrix(k, m, 0.3, 5), B = dense_matrix(size_t(k) * n, 6);
+    SparseRows whole;
+    compress(Trans::T, m, k, A.data(), whole);
     std::vector<float> C(size_t(m) * n);
     CHECK_THROWS_AS(sparse_gemm_go_on(whole, 10, m + 1, Trans::N, n, B.data(), C.data()), std::invalid_argument);
     CHECK_THROWS_AS(sparse_gemm_go_on(whole, 5, 4, Trans::N, n, B.data(), C.data()), std::invalid_argument);
