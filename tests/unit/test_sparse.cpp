@@ -295,7 +295,8 @@ TEST_CASE("sparse: a product from every entry listed equals gemm bit for bit, ze
             std::vector<float> from_list(size_t(m) * n, -1.0f), dense(size_t(m) * n, -2.0f);
             sparse_gemm(all, tb, n, B.data(), from_list.data());
             gemm(ta, tb, m, n, k, A.data(), B.data(), dense.data());
-            INFO((ta == Trans::T ? "A transposed" : "A as stored") << ", " << (tb == Trans::T ? "B transposed" : "B as stored"));
+            INFO((ta == Trans::T ? "A transposed" : "A as stored") << ", "
+                                                                      << (tb == Trans::T ? "B transposed" : "B as stored"));
             CHECK(std::count_if(dense.begin(), dense.end(), [](float v) { return std::isnan(v); }) > 0);
             CHECK(same_bits(from_list, dense));
         }
