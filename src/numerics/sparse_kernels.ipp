@@ -319,20 +319,86 @@ struct ColumnBlocks {
     int begin(int b) const { return packed ? b * kBlockCols : int(int64_t(vectors) * b / count) * Vec::lanes; }
     int width(int b) const { return std::min(n, packed ? begin(b) + kBlockCols : begin(b + 1)) - begin(b); }
 };
+
+// How sparse_gemm_tasks cuts a product (rows [0, span) of C, n columns wide, k = S.cols) into tasks
+// of (column block, chunks of rows), and in which order it hands them out. Which task computes an
+// element changes none of its bits.
+struct TaskPlan {
+    // Rows of C per chunk: kChunkRows (a panel serves them all while in L1). But a product at most
+    // two vectors wide (forward through w_o, 10 columns) is shared out by rows, about an equal share
+    // a thread in a multiple of the four rows block_rows takes at once: cut into one-vector blocks,
+    // each thread did as many FMAs as one thread on the whole width (a vector per entry either
+    // way), and the forward product with w_o took as long on 2 threads as on 1; shared by rows it
+    // takes 0.61-0.70 of its time (docs/benchmarks.md).
+    static int rows_per_chunk(int n, int span, int threads) {
+        if (threads == 1 || n > 2 * Vec::lanes) return kChunkRows;
+        return std::min(kChunkRows, ((span + threads - 1) / threads + 3) / 4 * 4);
+    }
+    // Chunks of rows per task: one, except where one panel holds a whole block (k at most
+    // kPanelFloats / kBlockCols: the weight gradients, whose k is the batch's rows); there a task
+    // takes several chunks and packs its block once for all of them, leaving about
+    // kTasksPerThread tasks per thread.
+    static int chunks_per_task(int k, int n, int chunks, bool parallel, int threads, bool packed) {
+        if (packed || k > kPanelFloats / kBlockCols) return 1;
+        const int wanted = parallel ? kTasksPerThread * threads : 1, fewest_blocks = (n + kBlockCols - 1) / kBlockCols;
+        return chunks / std::min(chunks, (wanted + fewest_blocks - 1) / fewest_blocks);
+    }
+    // Where a task is a whole block (a batch's rows are one chunk, and a panel holds only part of
+    // the block's k rows: the forward and backward products), the blocks are as many as the threads
+    // or a multiple of them, so that each thread runs as many: 5 blocks of 128 columns on 2 threads
+    // kept one thread idle for a fifth of the product; 6 blocks of 104-112 columns made the three
+    // largest products of a training step 4-14% faster (docs/benchmarks.md).
+    static int blocks_at_least(int n, int groups, int threads) {
+        const int fewest_blocks = (n + kBlockCols - 1) / kBlockCols;
+        return groups == 1 ? (fewest_blocks + threads - 1) / threads * threads : 0;
+    }
+
+    int threads, chunk_rows, chunks, per_task, groups;
+    ColumnBlocks blocks;
+    // Tasks t and t + 1 of one chunk of rows (groups == 1) are neighbouring column blocks, and
+    // neighbours share a cache line of C in nearly every row (a block's edge falls inside a line:
+    // rows are n floats apart); two threads on neighbours at once pass those lines to and fro at
+    // every k-chunk (the 2-thread product ran 1.3x its 1-thread rate, and 1.8x with each thread on
+    // a contiguous half, docs/benchmarks.md). So where the blocks are a multiple of the threads,
+    // they go out as 0, b, 2b, ..., 1, b + 1, ... (b = blocks per thread): the threads start b
+    // blocks apart and stay apart while they keep about the same pace, and a thread slowed by a
+    // neighbour still leaves its share to the others.
+    bool spread;
+
+    TaskPlan(int k, int n, int span, bool parallel, int threads_, bool packed)
+        : threads(threads_),
+          chunk_rows(rows_per_chunk(n, span, threads)),
+          chunks((span + chunk_rows - 1) / chunk_rows),
+          per_task(chunks_per_task(k, n, chunks, parallel, threads, packed)),
+          groups((chunks + per_task - 1) / per_task),
+          blocks(n, packed, blocks_at_least(n, groups, threads)),
+          spread(groups == 1 && threads > 1 && blocks.count % threads == 0) {}
+
+    int tasks() const { return blocks.count * groups; }
+    struct Task {
+        int block, chunk_begin, chunk_end;  // a column block; chunks of rows [chunk_begin, chunk_end)
+    };
+    // The task the i-th hand-out runs.
+    Task task(int i) const {
+        const int t = spread ? (i % threads) * (blocks.count / threads) + i / threads : i;
+        const int chunk_begin = (t % groups) * per_task;
+        return {t / groups, chunk_begin, std::min(chunks, chunk_begin + per_task)};
+    }
+};
+
+// Rows of op(B) per k-chunk of a block whose packed rows are ldp floats: k-chunks of equal size
+// (within one row) that each fit a panel, rather than full panels and a remainder: each k-chunk
+// loads and stores every row's sums once, and a last k-chunk of a few rows (784 = 4 x 192 + 16 for
+// w_h, 625 = 3 x 192 + 49 for w_h2) did so for a few entries.
+int k_chunk_rows(int k, int ldp) {
+    const int most = kPanelFloats / ldp, k_chunks = (k + most - 1) / most;
+    return std::max(1, (k + k_chunks - 1) / std::max(1, k_chunks));
+}
 }  // namespace
 
-// C = S * op(B) by tasks of (column block, chunks of rows), handed out one at a time (a thread
-// slowed by a neighbour on a shared machine does not hold up the product); which thread runs a
-// task never changes its result. The block of op(B) comes from `packed` when given, else each task
-// packs it, a k-chunk at a time, into a panel on its stack. Where one panel holds a whole block
-// (k at most kPanelFloats / kBlockCols: the weight gradients, whose k is the batch's rows), a task
-// takes several chunks of rows and packs its block once for all of them, leaving about
-// kTasksPerThread tasks per thread. Where a task is a whole block (a batch's rows are one chunk,
-// and a panel holds only part of the block's k rows: the forward and backward products), the
-// blocks are as many as the threads or a multiple of them, so that each thread runs as many: 5
-// blocks of 128 columns on 2 threads kept one thread idle for a fifth of the product; 6 blocks of
-// 104-112 columns made the three largest products of a training step 4-14% faster
-// (docs/benchmarks.md).
+// C = S * op(B) by the tasks of a TaskPlan, handed out one at a time (a thread slowed by a
+// neighbour on a shared machine does not hold up the product). The block of op(B) comes from
+// `packed` when given, else each task packs it, a k-chunk at a time, into a panel on its stack.
 // Only rows [row_begin, row_end) of C are computed; with `go_on` their chains continue from the
 // partial sums C holds instead of starting from +0.
 void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, const PackedB* packed, float* C,
@@ -341,54 +407,22 @@ void sparse_gemm_tasks(const SparseRows& S, Trans tb, int n, const float* B, con
     if (n <= 0 || span <= 0) return;
     const int64_t work = span == S.rows ? S.nonzeros() * n : S.nonzeros() * n / std::max(1, S.rows) * span;
     const bool parallel = work > kParallelWork;
-    const int threads = parallel ? omp_get_max_threads() : 1, fewest_blocks = (n + kBlockCols - 1) / kBlockCols;
-    // A product at most two vectors wide (forward through w_o, 10 columns) is shared out by rows,
-    // about an equal share of them per thread in a multiple of the four rows block_rows takes at
-    // once: cut into one-vector blocks, each thread did as many FMAs as one thread on the whole
-    // width (a vector per entry either way), and the forward product with w_o took as long on 2
-    // threads as on 1; shared by rows it takes 0.61-0.70 of its time (docs/benchmarks.md).
-    int chunk_size = kChunkRows;
-    if (threads > 1 && n <= 2 * Vec::lanes)
-        chunk_size = std::min(kChunkRows, ((span + threads - 1) / threads + 3) / 4 * 4);
-    const int chunks = (span + chunk_size - 1) / chunk_size;
-    int per_task = 1;  // chunks of rows per task
-    if (!packed && S.cols <= kPanelFloats / kBlockCols) {
-        const int wanted = parallel ? kTasksPerThread * threads : 1;
-        per_task = chunks / std::min(chunks, (wanted + fewest_blocks - 1) / fewest_blocks);
-    }
-    const int groups = (chunks + per_task - 1) / per_task;
-    const ColumnBlocks blocks(n, packed != nullptr, groups == 1 ? (fewest_blocks + threads - 1) / threads * threads : 0);
-    const int tasks = blocks.count * groups;
-    // Which task the i-th hand-out runs. Tasks t and t + 1 of one chunk of rows (groups == 1) are
-    // neighbouring column blocks, and neighbours share a cache line of C in nearly every row (a
-    // block's edge falls inside a line: rows are n floats apart); two threads on neighbours at once
-    // pass those lines to and fro at every k-chunk (the 2-thread product ran 1.3x its 1-thread rate,
-    // and 1.8x with each thread on a contiguous half, docs/benchmarks.md). So where the blocks are a
-    // multiple of the threads, they go out as 0, b, 2b, ..., 1, b + 1, ... (b = blocks per thread):
-    // the threads start b blocks apart and stay apart while they keep about the same pace, and
-    // a thread slowed by a neighbour still leaves its share to the others.
-    const bool spread = groups == 1 && threads > 1 && blocks.count % threads == 0;
-    const int per_thread = blocks.count / threads;
+    const TaskPlan plan(S.cols, n, span, parallel, parallel ? omp_get_max_threads() : 1, packed != nullptr);
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int i = 0; i < tasks; ++i) {
-        const int t = spread ? (i % threads) * per_thread + i / threads : i;
-        const int j0 = blocks.begin(t / groups), w = blocks.width(t / groups), ldp = padded_width(w);
-        const int chunk_begin = (t % groups) * per_task, chunk_end = std::min(chunks, chunk_begin + per_task);
+    for (int i = 0; i < plan.tasks(); ++i) {
+        const TaskPlan::Task task = plan.task(i);
+        const int j0 = plan.blocks.begin(task.block), w = plan.blocks.width(task.block), ldp = padded_width(w);
         const ChunkRows kernel = chunk_kernel_for(w);
         const typename Vec::Mask tail = Vec::tail_mask(w);
         // k-chunks: rows k0..k0+kc of the block of op(B) stay in the L1 cache while every row of
         // the chunk runs over them; a row's partial sums wait in C between k-chunks (its FMA chain
         // goes on from them).
-        // The k-chunks are of equal size (within one row) rather than full panels and a remainder:
-        // each k-chunk loads and stores every row's sums once, and a last k-chunk of a few rows
-        // (784 = 4 x 192 + 16 for w_h, 625 = 3 x 192 + 49 for w_h2) did so for a few entries.
-        const int most = kPanelFloats / ldp, k_chunks = (S.cols + most - 1) / most;
-        const int kc = std::max(1, (S.cols + k_chunks - 1) / std::max(1, k_chunks));
+        const int kc = k_chunk_rows(S.cols, ldp);
         alignas(64) float panel[kPanelFloats];  // unused when packed
         int panel_k0 = -1;                       // the k-chunk the panel holds
         const Entry* next[kChunkRows];
-        for (int chunk = chunk_begin; chunk < chunk_end; ++chunk) {
-            const int r0 = row_begin + chunk * chunk_size, rows = std::min(row_end - r0, chunk_size);
+        for (int chunk = task.chunk_begin; chunk < task.chunk_end; ++chunk) {
+            const int r0 = row_begin + chunk * plan.chunk_rows, rows = std::min(row_end - r0, plan.chunk_rows);
             for (int r = 0; r < rows; ++r) next[r] = S.row(r0 + r);
             for (int k0 = 0; k0 < S.cols || k0 == 0; k0 += kc) {
                 const int k1 = std::min(S.cols, k0 + kc);
