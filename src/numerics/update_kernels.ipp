@@ -77,10 +77,14 @@ bool rmsprop_update_deferred(const RmsPropScalars& s, float* var, float* ms, uin
     scalar_from = n / 8;  // every whole group of 8 goes through the vector loop
     // The scalars as vectors, out of the loop (a store through the arrays could alias s).
     const __m256 decay = _mm256_set1_ps(s.one_minus_decay), lr = _mm256_set1_ps(s.learning_rate),
-                 eps = _mm256_set1_ps(s.epsilon), inf = _mm256_set1_ps(INFINITY), sign_bit = _mm256_set1_ps(-0.0f);
+                 eps = _mm256_set1_ps(s.epsilon);
 #pragma omp parallel if (n > (1 << 15))
     {
-        __m256 not_finite = _mm256_setzero_ps();  // lanes where some momentum was inf or NaN
+        // mom * 0 summed, lane by lane: mom * 0 is +-0 for a finite mom (and +0 + -0 == +0, so the
+        // sum stays +0) and NaN for an inf or a NaN, after which the sum stays NaN. One FMA a group
+        // instead of |mom|, a compare and an or: the update in 0.96-0.98 of its time (6 runs,
+        // docs/benchmarks.md).
+        __m256 not_finite = _mm256_setzero_ps();
 #pragma omp for schedule(dynamic, kUpdatePiece) nowait
         for (long b = 0; b < scalar_from; ++b) {
             const long i0 = 8 * b;
@@ -91,9 +95,9 @@ bool rmsprop_update_deferred(const RmsPropScalars& s, float* var, float* ms, uin
             const __m256 mom = momentum_of8(x, sign[b]);
             _mm256_storeu_ps(var + i0, _mm256_sub_ps(_mm256_loadu_ps(var + i0), mom));
             sign[b] = uint8_t(_mm256_movemask_ps(mom));
-            // !(|mom| < inf): inf and NaN.
-            not_finite = _mm256_or_ps(not_finite, _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, mom), inf, _CMP_NLT_UQ));
+            not_finite = _mm256_fmadd_ps(mom, _mm256_setzero_ps(), not_finite);
         }
+        not_finite = _mm256_cmp_ps(not_finite, not_finite, _CMP_UNORD_Q);  // the NaN lanes
         if (!_mm256_testz_ps(not_finite, not_finite)) {
 #pragma omp atomic write
             finite = false;
