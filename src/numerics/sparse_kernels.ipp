@@ -324,6 +324,8 @@ struct ColumnBlocks {
 // of (column block, chunks of rows), and in which order it hands them out. Which task computes an
 // element changes none of its bits.
 struct TaskPlan {
+    // Blocks of at most kBlockCols columns it takes to cover n.
+    static int fewest_blocks(int n) { return (n + kBlockCols - 1) / kBlockCols; }
     // Rows of C per chunk: kChunkRows (a panel serves them all while in L1). But a product at most
     // two vectors wide (forward through w_o, 10 columns) is shared out by rows, about an equal share
     // a thread in a multiple of the four rows block_rows takes at once: cut into one-vector blocks,
@@ -340,8 +342,8 @@ struct TaskPlan {
     // kTasksPerThread tasks per thread.
     static int chunks_per_task(int k, int n, int chunks, bool parallel, int threads, bool packed) {
         if (packed || k > kPanelFloats / kBlockCols) return 1;
-        const int wanted = parallel ? kTasksPerThread * threads : 1, fewest_blocks = (n + kBlockCols - 1) / kBlockCols;
-        return chunks / std::min(chunks, (wanted + fewest_blocks - 1) / fewest_blocks);
+        const int wanted = parallel ? kTasksPerThread * threads : 1;
+        return chunks / std::min(chunks, (wanted + fewest_blocks(n) - 1) / fewest_blocks(n));
     }
     // Where a task is a whole block (a batch's rows are one chunk, and a panel holds only part of
     // the block's k rows: the forward and backward products), the blocks are as many as the threads
@@ -349,8 +351,7 @@ struct TaskPlan {
     // kept one thread idle for a fifth of the product; 6 blocks of 104-112 columns made the three
     // largest products of a training step 4-14% faster (docs/benchmarks.md).
     static int blocks_at_least(int n, int groups, int threads) {
-        const int fewest_blocks = (n + kBlockCols - 1) / kBlockCols;
-        return groups == 1 ? (fewest_blocks + threads - 1) / threads * threads : 0;
+        return groups == 1 ? (fewest_blocks(n) + threads - 1) / threads * threads : 0;
     }
 
     int threads, chunk_rows, chunks, per_task, groups;
