@@ -239,10 +239,9 @@ double training_pass(const Mlp& net, Workspace& ws, int n, const uint8_t* labels
         if (weight_grads) weight_gradient(net, ws, l, n, below, upstream, timed);
         if (l == 0) break;
         float* dh = ws.delta[l - 1].data();
-        if (l + 1 == L) {  // upstream is d loss / d logits: dense, every entry listed (k = the classes)
+        if (l + 1 == L) {  // upstream is d loss / d logits: dense, k = the classes (gemm's short-k kernel)
             timed("backward product with", name, dense, [&] {
-                list_all(Trans::N, n, fan_out, upstream, ws.nonzeros_delta);
-                sparse_gemm(ws.nonzeros_delta, Trans::T, fan_in, net.weights[l].data(), dh);
+                gemm(Trans::N, Trans::T, n, fan_in, fan_out, upstream, net.weights[l].data(), dh);
                 return int64_t(dense);
             });
         } else {  // upstream is masked by the layer's ReLU and dropout: mostly zeros

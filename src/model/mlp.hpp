@@ -62,7 +62,7 @@ struct Workspace {
     std::vector<Matrix> grads;     // same shapes as the weights
     std::vector<SparseRows> nonzeros;  // of the input and of each hidden output, by rows (forward)
     SparseRows nonzeros_t;         // the same transposed, for a weight gradient (backward)
-    SparseRows nonzeros_delta;     // of a gradient masked by ReLU and dropout; every entry of d loss / d logits
+    SparseRows nonzeros_delta;     // of a gradient masked by ReLU and dropout
     std::vector<SparseRows> nonzeros_by_column;  // transposed nonzeros, every layer (forward_backward_rows)
     StepProfile* profile = nullptr;  // when set, forward_backward times its parts into it
 };

@@ -157,6 +157,160 @@ void avx2_gemm(int m, int n, int k, const float* A, const float* B, float* C) {
 }
 #endif
 
+#if MNIST_KERNEL_ISA >= 1
+// C (m x n) = A^T B for a narrow B (n <= kNarrowCols), A stored k x m and B k x n: the gradient of
+// w_o (625 x 10 over a batch of 128 rows). gemm's tiles would pack op(A) six rows at a time (13 K
+// copies of 24 bytes for w_o's gradient) and fill 16-column register blocks with 10 columns; here a
+// vector of C's column c holds 8 consecutive rows of C, which are 8 neighbours in a row of A: each
+// term p multiplies a vector read straight from row p of A by a broadcast of B[p][c]. Each element
+// is the same FMA chain over p in plain order from +0 as in gemm (a * b == b * a: the bits too).
+// Inside a training step on 2 threads, w_o's gradient took 0.45-0.53 of its time through the tiles
+// (docs/benchmarks.md).
+constexpr int kNarrowCols = 16;
+constexpr int kNarrowAcc = 12;  // accumulators a block keeps in registers (AVX2 has 16)
+
+// Rows [i0, i0 + 8 IV) and columns [c0, c0 + NC) of C.
+template <int IV, int NC>
+void narrow_tn_block(int m, int n, int k, const float* A, const float* B, float* C, int i0, int c0) {
+    static_assert(IV * NC <= kNarrowAcc, "accumulators must stay in registers");
+    __m256 acc[IV][NC];
+#pragma GCC unroll 2
+    for (int v = 0; v < IV; ++v)
+#pragma GCC unroll 12
+        for (int c = 0; c < NC; ++c) acc[v][c] = _mm256_setzero_ps();
+    for (int p = 0; p < k; ++p) {
+        const float* a = A + size_t(p) * m + i0;
+        const float* b = B + size_t(p) * n + c0;
+        __m256 av[IV];
+#pragma GCC unroll 2
+        for (int v = 0; v < IV; ++v) av[v] = _mm256_loadu_ps(a + 8 * v);
+#pragma GCC unroll 12
+        for (int c = 0; c < NC; ++c) {
+            const __m256 bc = _mm256_broadcast_ss(b + c);
+#pragma GCC unroll 2
+            for (int v = 0; v < IV; ++v) acc[v][c] = _mm256_fmadd_ps(av[v], bc, acc[v][c]);
+        }
+    }
+    alignas(32) float t[NC][8 * IV];
+#pragma GCC unroll 12
+    for (int c = 0; c < NC; ++c)
+#pragma GCC unroll 2
+        for (int v = 0; v < IV; ++v) _mm256_store_ps(t[c] + 8 * v, acc[v][c]);
+    for (int r = 0; r < 8 * IV; ++r)
+        for (int c = 0; c < NC; ++c) C[size_t(i0 + r) * n + c0 + c] = t[c][r];
+}
+
+template <int IV>
+using NarrowBlock = void (*)(int, int, int, const float*, const float*, float*, int, int);
+
+template <int IV>
+NarrowBlock<IV> narrow_block_for(int nc) {
+    constexpr int most = kNarrowAcc / IV;
+    static const NarrowBlock<IV> table[] = {
+        narrow_tn_block<IV, 1>, narrow_tn_block<IV, 2>, narrow_tn_block<IV, 3>, narrow_tn_block<IV, 4>,
+        narrow_tn_block<IV, std::min(5, most)>, narrow_tn_block<IV, std::min(6, most)>};
+    return table[nc - 1];
+}
+
+void narrow_tn(int m, int n, int k, const float* A, const float* B, float* C) {
+    constexpr int IV = 2, rows = 8 * IV, most = kNarrowAcc / IV;
+    const int passes = (n + most - 1) / most;  // column passes of about equal width, at most `most`
+    const int groups = m / rows;
+#pragma omp parallel for schedule(static) if (int64_t(m) * n * k > (1 << 16))
+    for (int g = 0; g <= groups; ++g) {
+        for (int q = 0, c0 = 0; q < passes; ++q) {
+            const int nc = n / passes + (q < n % passes ? 1 : 0);
+            if (g < groups) {
+                narrow_block_for<IV>(nc)(m, n, k, A, B, C, g * rows, c0);
+            } else {  // the last m % 16 rows: a block of 8, then one element at a time
+                int i = groups * rows;
+                if (m - i >= 8) {
+                    narrow_block_for<1>(nc)(m, n, k, A, B, C, i, c0);
+                    i += 8;
+                }
+                for (; i < m; ++i)
+                    for (int c = c0; c < c0 + nc; ++c) {
+                        float s = 0.0f;
+                        for (int p = 0; p < k; ++p) s = std::fma(A[size_t(p) * m + i], B[size_t(p) * n + c], s);
+                        C[size_t(i) * n + c] = s;
+                    }
+            }
+            c0 += nc;
+        }
+    }
+}
+#endif
+
+#if MNIST_KERNEL_ISA >= 1
+// C (m x n) = A B^T for a short k (k <= kNarrowCols), A stored m x k and B n x k: the backward
+// product through w_o (128 x 625 from d loss / d logits, k = 10). Each task takes a block of up to
+// 48 columns of C: it copies the block's k x 48 slice of B^T into a panel (in L1), then runs down
+// C's rows two at a time, 2 x 6 vectors of accumulators: 12 chains of k FMAs (a row at a time, as
+// the sparse kernel took it from a list of every entry, 8 chains of 10 FMAs left the FMA units
+// waiting on their latency): 0.82-0.88 of that kernel's time inside a training step. Each element
+// is the same FMA chain over p in plain order from +0 as in gemm.
+constexpr int kShortKCols = 48;  // columns of C per task: 6 vectors
+
+// Rows [0, R) of c (row stride ldc) over the panel's first NV vectors (k rows of kShortKCols
+// floats), from a (row stride k); the last vector's lanes from `tail` on are not stored.
+template <int R, int NV>
+inline __attribute__((always_inline)) void short_k_rows(int k, const float* a, const float* panel, float* c, int ldc,
+                                                        bool partial, __m256i tail) {
+    __m256 acc[R][NV];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 6
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+    for (int p = 0; p < k; ++p) {
+        __m256 ar[R];
+#pragma GCC unroll 2
+        for (int r = 0; r < R; ++r) ar[r] = _mm256_broadcast_ss(a + size_t(r) * k + p);
+#pragma GCC unroll 6
+        for (int v = 0; v < NV; ++v) {
+            const __m256 b = _mm256_load_ps(panel + p * kShortKCols + 8 * v);
+#pragma GCC unroll 2
+            for (int r = 0; r < R; ++r) acc[r][v] = _mm256_fmadd_ps(ar[r], b, acc[r][v]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 6
+        for (int v = 0; v < NV; ++v) {
+            float* dst = c + size_t(r) * ldc + 8 * v;
+            if (v + 1 < NV || !partial) _mm256_storeu_ps(dst, acc[r][v]);
+            else _mm256_maskstore_ps(dst, tail, acc[r][v]);
+        }
+}
+
+// Every row of C over one block of columns (w of them, NV vectors).
+template <int NV>
+void short_k_block(int m, int k, const float* A, const float* panel, float* c, int ldc, int w) {
+    const bool partial = w < 8 * NV;
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(w - 8 * (NV - 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int i = 0;
+    for (; i + 2 <= m; i += 2) short_k_rows<2, NV>(k, A + size_t(i) * k, panel, c + size_t(i) * ldc, ldc, partial, tail);
+    if (i < m) short_k_rows<1, NV>(k, A + size_t(i) * k, panel, c + size_t(i) * ldc, ldc, partial, tail);
+}
+
+void short_k_nt(int m, int n, int k, const float* A, const float* B, float* C) {
+    using Block = void (*)(int, int, const float*, const float*, float*, int, int);
+    static const Block by_vectors[] = {short_k_block<1>, short_k_block<2>, short_k_block<3>,
+                                       short_k_block<4>, short_k_block<5>, short_k_block<6>};
+    const int blocks = (n + kShortKCols - 1) / kShortKCols;
+#pragma omp parallel for schedule(static) if (int64_t(m) * n * k > (1 << 16))
+    for (int blk = 0; blk < blocks; ++blk) {
+        const int j0 = blk * kShortKCols, w = std::min(kShortKCols, n - j0), vectors = (w + 7) / 8;
+        alignas(32) float panel[kNarrowCols * kShortKCols];
+        for (int p = 0; p < k; ++p) {
+            float* row = panel + p * kShortKCols;
+            for (int j = 0; j < w; ++j) row[j] = B[size_t(j0 + j) * k + p];
+            std::fill(row + w, row + 8 * vectors, 0.0f);
+        }
+        by_vectors[vectors - 1](m, k, A, panel, C + j0, n, w);
+    }
+}
+#endif
+
 #if MNIST_KERNEL_ISA == 0
 // The plain path: rows [i0, i0+mt) x columns [j0, j0+nt) of C, each element one std::fma chain over
 // k in plain order from +0 (the vector kernels' bits). The inner loop runs across a row of C so
@@ -182,6 +336,8 @@ void gemm_tiles(int m, int n, int k, const float* A, const float* B, float* C) {
         return;
     }
 #if MNIST_KERNEL_ISA >= 1
+    if (TA == Trans::T && TB == Trans::N && n <= kNarrowCols) return narrow_tn(m, n, k, A, B, C);
+    if (TA == Trans::N && TB == Trans::T && k <= kNarrowCols) return short_k_nt(m, n, k, A, B, C);
     avx2_gemm<TA, TB>(m, n, k, A, B, C);
 #else
     const int tiles_m = (m + kTileRows - 1) / kTileRows;

@@ -74,16 +74,6 @@ void dropout_compress(int m, int k, float* A, size_t offset, float keep, bool re
 
 void compress(Trans ta, int m, int k, const float* A, SparseRows& S) { MNIST_KERNEL_CALL(compress, ta, m, k, A, S); }
 
-void list_all(Trans ta, int m, int k, const float* A, SparseRows& S) {
-    S.reshape(m, k);
-    for (int i = 0; i < m; ++i) {
-        Entry* e = S.row(i);
-        for (int p = 0; p < k; ++p) e[p] = {p, ta == Trans::N ? A[size_t(i) * k + p] : A[size_t(p) * m + i]};
-        e[k] = kSentinel;
-        S.count[i] = k;
-    }
-}
-
 PackedB::PackedB(Trans tb, int k, int n, const float* B)
     : k_(k), n_(n), block_cols_(mnist::block_cols()), path_(kernel_path()) {
     const int blocks = (n + block_cols_ - 1) / block_cols_;

@@ -39,12 +39,6 @@ struct SparseRows {
 // Reuses S's buffers (they only grow); runs on the current OpenMP team.
 void compress(Trans ta, int m, int k, const float* A, SparseRows& S);
 
-// S = every entry of op(A), zeros included, in the layout compress gives: a product through
-// sparse_gemm from it is gemm's to the bit whatever B holds (no zero term is skipped, so an inf or
-// NaN in B meets each zero as it does in gemm). For a dense op(A) with few columns, the backward
-// product through w_o (k = 10), where the sparse kernel ran in 0.82-0.91 of gemm's time.
-void list_all(Trans ta, int m, int k, const float* A, SparseRows& S);
-
 // ReLU in place on the m x k row-major A (A[i] = A[i] > 0 ? A[i] : 0; NaN becomes 0) and
 // S = compress(Trans::N, m, k, A) of the result, in one pass.
 void relu_compress(int m, int k, float* A, SparseRows& S);
@@ -108,8 +102,7 @@ void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B,
 // sparse_gemm when op(A) is at most kSparseDensity non-zero, through gemm otherwise. Both give the
 // same bits, so the choice (a pure function of A) never shows in a result.
 // (kSparseDensity: at full density sparse_gemm does a multiply-add slower than gemm's dense
-// kernel, except where k is a few terms: see list_all.) On the plain path, always sparse_gemm (the
-// same scalar FMA per term). `packed`, when given, is op(B) packed (PackedB), which sparse_gemm then
+// kernel.) On the plain path, always sparse_gemm (the same scalar FMA per term). `packed`, when given, is op(B) packed (PackedB), which sparse_gemm then
 // reads instead of packing B itself. Returns the multiply-adds done (non-zeros of op(A) times n, or
 // m * n * k through gemm).
 constexpr double kSparseDensity = 0.6;

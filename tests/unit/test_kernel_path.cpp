@@ -100,6 +100,38 @@ TEST_CASE("kernel_path: gemm on every path this CPU supports gives the plain FMA
     }
 }
 
+TEST_CASE("kernel_path: gemm's kernels for a narrow B (w_o's gradient) and a short k (the product back through w_o) "
+          "give the FMA chain's bits on 1, 2 and 3 threads, infs and NaNs included",
+          "[kernel_path]") {
+    // op(A)^T B with B at most 16 columns, and A B^T with k at most 16: each has its own kernel on
+    // the vector paths. The shapes cut their blocks every way: rows in groups of 16, then 8, then
+    // one at a time (625 = 39 x 16 + 1, 24 = 16 + 8, 9 = 8 + 1); columns of C in blocks of 48 and
+    // a part of a vector (625 = 13 x 48 + 1, 49, 17); k and n at the limit of 16 and past it.
+    const Shape narrow[] = {{625, 10, 128}, {24, 16, 7}, {9, 11, 17}, {16, 1, 3}, {40, 6, 300}, {5, 17, 4}};
+    const Shape short_k[] = {{128, 625, 10}, {7, 17, 5}, {3, 48, 16}, {1, 49, 1}, {33, 100, 2}, {6, 20, 17}};
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const auto run = [&](Trans ta, Trans tb, const Shape& s) {
+        std::vector<float> A = values(size_t(s.m) * s.k, 0.5, 8), B = values(size_t(s.k) * s.n, 0.7, 9);
+        A[A.size() / 3] = inf;  // meets zeros of B (NaN) and non-zeros (inf) in its chains
+        B[B.size() / 2] = -inf;
+        B[B.size() - 1] = nan;
+        const std::vector<float> expected = fma_chain(ta, tb, s.m, s.n, s.k, A.data(), B.data());
+        for (KernelPath path : supported_paths()) {
+            OnPath on(path);
+            for (int threads : {1, 2, 3}) {
+                set_compute_threads(threads);
+                std::vector<float> C(size_t(s.m) * s.n, -7.0f);
+                gemm(ta, tb, s.m, s.n, s.k, A.data(), B.data(), C.data());
+                INFO(kernel_path_name(path) << ", " << threads << " threads: " << s.m << "x" << s.n << "x" << s.k);
+                REQUIRE(same_bits(C, expected));
+            }
+        }
+    };
+    for (const Shape& s : narrow) run(Trans::T, Trans::N, s);
+    for (const Shape& s : short_k) run(Trans::N, Trans::T, s);
+    set_compute_threads(2);
+}
+
 TEST_CASE("kernel_path: sparse products, compression and the RMSProp update give the same bits on every path",
           "[kernel_path]") {
     set_compute_threads(2);
