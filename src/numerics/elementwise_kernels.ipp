@@ -22,9 +22,9 @@ namespace {
 // Below this many elements an element-wise pass runs on one thread: waking the team costs more.
 constexpr long kParallelMin = 1 << 15;
 
-// Groups of 32 elements masked at once: two with AVX-512 (sixteen Philox blocks in a register),
-// else one (eight blocks in AVX2 registers, or the plain loop).
-constexpr int kGroups = MNIST_KERNEL_ISA == 2 ? 2 : 1;
+// Groups of 32 elements masked at once: two on the vector paths (sixteen Philox blocks: one
+// AVX-512 register, or two sets of eight in AVX2 registers), one on the plain loop.
+constexpr int kGroups = MNIST_KERNEL_ISA >= 1 ? 2 : 1;
 constexpr int kBlocks = 8 * kGroups;  // Philox blocks of 4 words, one word per element
 
 #if MNIST_KERNEL_ISA == 2
@@ -64,29 +64,71 @@ inline Words lane_indices(uint32_t index) {
 inline void store_words(uint32_t* out, Words v) { _mm256_store_si256(reinterpret_cast<__m256i*>(out), v); }
 #endif
 
-// out[w][l] = word w of random_block(seed, stream, a, b, index + l), l < kBlocks.
-inline void random_words(uint64_t seed, Stream stream, uint32_t a, uint32_t b, uint32_t index,
-                         uint32_t out[4][kBlocks]) {
 #if MNIST_KERNEL_ISA >= 1
-    Words x0 = lane_indices(index), x1 = words_set1(b), x2 = words_set1(a), x3 = words_set1(uint32_t(stream));
+// Philox blocks per register of words.
+constexpr int kLanes = int(sizeof(Words) / sizeof(uint32_t));
+
+// out[w][l] = word w of random_block(seed, stream, a, b, index + l) for l in the SETS sets of
+// kLanes blocks from set `first` on (l in [first * kLanes, (first + SETS) * kLanes)). The sets are
+// independent, one register each, advanced side by side round by round: a round waits on the one
+// before (a multiply, shifts, a blend, xors), and with eight blocks at a time that chain left the
+// vector units idle. Sixteen blocks as two sets of eight: the AVX2 words in 0.8 of their time, the
+// dropout passes (words, masks, non-zeros) in about 0.9 (docs/benchmarks.md).
+template <int SETS>
+inline void random_words(uint64_t seed, Stream stream, uint32_t a, uint32_t b, uint32_t index, int first,
+                         uint32_t out[4][kBlocks]) {
+    Words x0[SETS], x1[SETS], x2[SETS], x3[SETS];
+#pragma GCC unroll 2
+    for (int q = 0; q < SETS; ++q) {
+        x0[q] = lane_indices(index + uint32_t((first + q) * kLanes));
+        x1[q] = words_set1(b);
+        x2[q] = words_set1(a);
+        x3[q] = words_set1(uint32_t(stream));
+    }
     const Words m0 = words_set1(0xD2511F53u), m1 = words_set1(0xCD9E8D57u);
     uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
     for (int round = 0; round < 10; ++round) {
-        Words hi0, lo0, hi1, lo1;
-        mulhilo(x0, m0, hi0, lo0);
-        mulhilo(x2, m1, hi1, lo1);
-        x0 = words_xor(words_xor(hi1, x1), words_set1(k0));
-        x1 = lo1;
-        x2 = words_xor(words_xor(hi0, x3), words_set1(k1));
-        x3 = lo0;
+#pragma GCC unroll 2
+        for (int q = 0; q < SETS; ++q) {
+            Words hi0, lo0, hi1, lo1;
+            mulhilo(x0[q], m0, hi0, lo0);
+            mulhilo(x2[q], m1, hi1, lo1);
+            x0[q] = words_xor(words_xor(hi1, x1[q]), words_set1(k0));
+            x1[q] = lo1;
+            x2[q] = words_xor(words_xor(hi0, x3[q]), words_set1(k1));
+            x3[q] = lo0;
+        }
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    store_words(out[0], x0);
-    store_words(out[1], x1);
-    store_words(out[2], x2);
-    store_words(out[3], x3);
+#pragma GCC unroll 2
+    for (int q = 0; q < SETS; ++q) {
+        const int at = (first + q) * kLanes;
+        store_words(out[0] + at, x0[q]);
+        store_words(out[1] + at, x1[q]);
+        store_words(out[2] + at, x2[q]);
+        store_words(out[3] + at, x3[q]);
+    }
+}
+#endif
+
+// The words of the groups of 32 elements marked in `needed` (bit h: group h of the step), whose
+// blocks start at `index`: out as random_words says, for those groups' blocks at least.
+inline void words_for_groups(uint64_t seed, Stream stream, uint32_t a, uint32_t b, uint32_t index, unsigned needed,
+                             uint32_t out[4][kBlocks]) {
+#if MNIST_KERNEL_ISA >= 1
+    constexpr int kSets = kBlocks / kLanes, kGroupsPerSet = kLanes / 8;
+    if constexpr (kSets == 2) {
+        if (needed == 1u || needed == 2u) {
+            // One group of the pair only (the other all +0, as at the input's blank borders): one set.
+            random_words<1>(seed, stream, a, b, index, needed == 1u ? 0 : 1, out);
+            return;
+        }
+    }
+    static_assert(kSets * kGroupsPerSet == kGroups, "a step's groups are its sets' blocks");
+    random_words<kSets>(seed, stream, a, b, index, 0, out);
 #else
+    (void)needed;
     for (uint32_t l = 0; l < kBlocks; ++l) {
         const Philox4 r = philox4x32({index + l, b, a, uint32_t(stream)}, seed);
         for (int w = 0; w < 4; ++w) out[w][l] = r[w];
@@ -131,21 +173,19 @@ inline void mask_group(float* v, const uint32_t r[4][kBlocks], int h, float keep
 long dropout_groups(size_t count, size_t offset) { return long((offset + count + 31) / 32) - long(offset / 32); }
 long dropout_step_count(size_t count, size_t offset) { return (dropout_groups(count, offset) + kGroups - 1) / kGroups; }
 
-// Whether step s of dropout_steps covers only whole groups of the slice x (elements offset..end
-// of the layer) holding +0 and nothing else. Dropout without ReLU leaves +0 as it is, kept or not
-// (a kept -0 stays -0, a dropped one becomes +0: not skipped), so such a step need not draw its
-// words: the input's blank borders, about 29% of the groups of an MNIST batch.
-bool plus_zeros_only(const float* x, size_t offset, size_t end, long g0, long groups, long s) {
+// Whether the group of 32 elements from `base` (an element of the layer) lies wholly in the slice
+// x (elements offset..end of the layer) and holds +0 and nothing else. Dropout without ReLU leaves
+// +0 as it is, kept or not (a kept -0 stays -0, a dropped one becomes +0: not skipped), so such a
+// group need not be masked nor its words drawn: the input's blank borders, about 29% of the groups
+// of an MNIST batch.
+bool plus_zeros_only(const float* x, size_t offset, size_t end, size_t base) {
+    if (base < offset || base + 32 > end) return false;
+    const float* v = x + (base - offset);
     uint32_t bits = 0;
-    for (int h = 0; h < kGroups && s * kGroups + h < groups; ++h) {
-        const size_t base = size_t(g0 + s * kGroups + h) * 32;
-        if (base < offset || base + 32 > end) return false;
-        const float* v = x + (base - offset);
-        for (int e = 0; e < 32; ++e) {
-            uint32_t u;
-            std::memcpy(&u, v + e, sizeof u);
-            bits |= u;
-        }
+    for (int e = 0; e < 32; ++e) {
+        uint32_t u;
+        std::memcpy(&u, v + e, sizeof u);
+        bits |= u;
     }
     return bits == 0;
 }
@@ -158,10 +198,14 @@ void dropout_steps(float* x, size_t count, size_t offset, float keep, bool relu,
     const size_t end = offset + count;
     const long g0 = long(offset / 32), groups = dropout_groups(count, offset);
     for (long s = s_begin; s < s_end; ++s) {
-        if (!relu && plus_zeros_only(x, offset, end, g0, groups, s)) continue;
+        unsigned needed = 0;  // bit h: group h of the step is masked
+        for (int h = 0; h < kGroups && s * kGroups + h < groups; ++h)
+            if (relu || !plus_zeros_only(x, offset, end, size_t(g0 + s * kGroups + h) * 32)) needed |= 1u << h;
+        if (!needed) continue;
         alignas(64) uint32_t r[4][kBlocks];
-        random_words(seed, Stream::dropout, a, b, uint32_t((g0 + s * kGroups) * 8), r);
+        words_for_groups(seed, Stream::dropout, a, b, uint32_t((g0 + s * kGroups) * 8), needed, r);
         for (int h = 0; h < kGroups && s * kGroups + h < groups; ++h) {
+            if (!(needed & (1u << h))) continue;
             const size_t base = size_t(g0 + s * kGroups + h) * 32, lo = std::max(base, offset);
             const size_t hi = std::min(base + 32, end);
             if (lo == base && hi == base + 32) {
