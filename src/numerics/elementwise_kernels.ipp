@@ -1,7 +1,8 @@
 // The element-wise kernels (elementwise.hpp), compiled once per kernel path like gemm_kernels.ipp
-// (see there). The vector paths compute sixteen Philox blocks in AVX-512 registers (eight in AVX2)
-// and mask sixteen floats (eight) at a time; the arithmetic per element is the plain loop's (a
-// compare, one division), so every path gives the same bits.
+// (see there). The vector paths compute sixteen Philox blocks at a time (one AVX-512 register a
+// word, or two sets of eight in AVX2 registers) and mask sixteen floats (eight) at a time; the
+// arithmetic per element is the plain loop's (a compare, one division), so every path gives the
+// same bits.
 #include <omp.h>
 
 #include <algorithm>
