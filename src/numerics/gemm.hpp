@@ -23,7 +23,9 @@ constexpr int kTileCols = 64;
 
 // C[m x n] = op(A) * op(B), all row-major and densely packed. op(A) is m x k: A is stored m x k for
 // Trans::N, k x m for Trans::T; op(B) is k x n: B is stored k x n for Trans::N, n x k for Trans::T.
-// Runs on the current OpenMP team size; allocates nothing on the heap.
+// Runs on the current OpenMP team size; allocates nothing on the heap. On the vector paths, A^T B
+// with n <= 16 (w_o's gradient) and A B^T with k <= 16 (the product back through w_o) run on
+// kernels of their own (gemm_kernels.ipp), the same FMA chains.
 void gemm(Trans ta, Trans tb, int m, int n, int k, const float* A, const float* B, float* C);
 
 // The plain triple loop (double accumulation), the reference the tests compare gemm with.

@@ -286,9 +286,11 @@ inline __attribute__((always_inline)) void short_k_rows(int k, const float* a, c
 template <int NV>
 void short_k_block(int m, int k, const float* A, const float* panel, float* c, int ldc, int w) {
     const bool partial = w < 8 * NV;
-    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(w - 8 * (NV - 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i tail =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(w - 8 * (NV - 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     int i = 0;
-    for (; i + 2 <= m; i += 2) short_k_rows<2, NV>(k, A + size_t(i) * k, panel, c + size_t(i) * ldc, ldc, partial, tail);
+    for (; i + 2 <= m; i += 2)
+        short_k_rows<2, NV>(k, A + size_t(i) * k, panel, c + size_t(i) * ldc, ldc, partial, tail);
     if (i < m) short_k_rows<1, NV>(k, A + size_t(i) * k, panel, c + size_t(i) * ldc, ldc, partial, tail);
 }
 

@@ -102,9 +102,9 @@ void sparse_gemm_reference(const SparseRows& S, Trans tb, int n, const float* B,
 // sparse_gemm when op(A) is at most kSparseDensity non-zero, through gemm otherwise. Both give the
 // same bits, so the choice (a pure function of A) never shows in a result.
 // (kSparseDensity: at full density sparse_gemm does a multiply-add slower than gemm's dense
-// kernel.) On the plain path, always sparse_gemm (the same scalar FMA per term). `packed`, when given, is op(B) packed (PackedB), which sparse_gemm then
-// reads instead of packing B itself. Returns the multiply-adds done (non-zeros of op(A) times n, or
-// m * n * k through gemm).
+// kernel.) On the plain path, always sparse_gemm (the same scalar FMA per term). `packed`, when
+// given, is op(B) packed (PackedB), which sparse_gemm then reads instead of packing B itself.
+// Returns the multiply-adds done (non-zeros of op(A) times n, or m * n * k through gemm).
 constexpr double kSparseDensity = 0.6;
 int64_t gemm_sparse_or_dense(Trans ta, Trans tb, const float* A, const SparseRows& S, int n, const float* B, float* C,
                              const PackedB* packed = nullptr);
