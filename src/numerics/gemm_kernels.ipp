@@ -200,15 +200,13 @@ void narrow_tn_block(int m, int n, int k, const float* A, const float* B, float*
         for (int c = 0; c < NC; ++c) C[size_t(i0 + r) * n + c0 + c] = t[c][r];
 }
 
-template <int IV>
 using NarrowBlock = void (*)(int, int, int, const float*, const float*, float*, int, int);
 
+// The block for nc (1-6) columns.
 template <int IV>
-NarrowBlock<IV> narrow_block_for(int nc) {
-    constexpr int most = kNarrowAcc / IV;
-    static const NarrowBlock<IV> table[] = {
-        narrow_tn_block<IV, 1>, narrow_tn_block<IV, 2>, narrow_tn_block<IV, 3>, narrow_tn_block<IV, 4>,
-        narrow_tn_block<IV, std::min(5, most)>, narrow_tn_block<IV, std::min(6, most)>};
+NarrowBlock narrow_block_for(int nc) {
+    static const NarrowBlock table[] = {narrow_tn_block<IV, 1>, narrow_tn_block<IV, 2>, narrow_tn_block<IV, 3>,
+                                        narrow_tn_block<IV, 4>, narrow_tn_block<IV, 5>, narrow_tn_block<IV, 6>};
     return table[nc - 1];
 }
 

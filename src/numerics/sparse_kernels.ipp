@@ -93,7 +93,9 @@ struct Vec {
     static constexpr int lanes = 16;
     using V = __m512;
     using Mask = __mmask16;
-    static Mask tail_mask(int w) { return Mask((1u << (w % lanes)) - 1); }
+    // The first `count` lanes (none for count <= 0, all for count >= lanes).
+    static Mask first_lanes(int count) { return Mask((1u << std::max(0, std::min(lanes, count))) - 1); }
+    static Mask tail_mask(int w) { return first_lanes(w % lanes); }
     static V zero() { return _mm512_setzero_ps(); }
     static V broadcast(float x) { return _mm512_set1_ps(x); }
     static V load_aligned(const float* p) { return _mm512_load_ps(p); }
@@ -108,9 +110,10 @@ struct Vec {
     static constexpr int lanes = 8;
     using V = __m256;
     using Mask = __m256i;
-    static Mask tail_mask(int w) {
-        return _mm256_cmpgt_epi32(_mm256_set1_epi32(w % lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    static Mask first_lanes(int count) {
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     }
+    static Mask tail_mask(int w) { return first_lanes(w % lanes); }
     static V zero() { return _mm256_setzero_ps(); }
     static V broadcast(float x) { return _mm256_set1_ps(x); }
     static V load_aligned(const float* p) { return _mm256_load_ps(p); }
@@ -135,18 +138,6 @@ struct Vec {
     static void store(float* p, Mask, V v) { *p = v; }
     static V fmadd(V a, V b, V c) { return std::fma(a, b, c); }
 };
-#endif
-
-#if MNIST_KERNEL_ISA >= 1
-// The mask of a vector's first `count` lanes (none for count <= 0, all for count >= lanes).
-inline typename Vec::Mask lanes_below(int count) {
-    count = std::max(0, std::min(Vec::lanes, count));
-#if MNIST_KERNEL_ISA == 2
-    return typename Vec::Mask((1u << count) - 1);
-#else
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-#endif
-}
 #endif
 
 // Output columns per block: 8 vectors of accumulators, all in registers (64 with AVX2, 128 with
@@ -294,7 +285,7 @@ void pack_panel(Trans tb, const float* B, int K, int n, int j0, int w, int k0, i
         // which give the zero lanes past w too, instead of a memcpy and a fill call a row (each
         // thread packs all 625 rows of w_o): the forward product with w_o in 0.80-0.92 of its time.
         constexpr int L = Vec::lanes;
-        const typename Vec::Mask first = lanes_below(w), second = lanes_below(w - L);
+        const typename Vec::Mask first = Vec::first_lanes(w), second = Vec::first_lanes(w - L);
         for (int p = k0; p < k1; ++p) {
             const float* src = B + size_t(p) * n + j0;
             float* dst = panel + size_t(p - k0) * ldp;
